@@ -1,0 +1,1 @@
+"""eod-pipeline: EODHD end-of-day data into TimescaleDB, orchestrated by Dagster."""
