@@ -1,0 +1,127 @@
+"""The I/O manager that stores polars frames in warehouse tables with binary COPY.
+
+Assets declare where their rows go in their metadata:
+
+- `eod/table`: the table (`prices`, `eod.symbols`, ...);
+- `partition_expr`: the column a partition maps to: a time-window partition (or a range
+  of them, in a single-run backfill) becomes a date range on it, a static partition a
+  value of it;
+- `eod/slice`: constant columns of the asset, e.g. `{"exchange": "US"}` for the US prices
+  asset, so its partitions never touch another exchange's rows.
+
+An asset may return one DataFrame, an iterator of them, or a `FrameStream` (an iterator
+with a closing summary); returning None means the asset wrote its rows itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+import polars as pl
+
+from eod_pipeline.defs.frame_stream import FrameStream
+from eod_pipeline.defs.resources import WarehouseResource
+from eod_pipeline.warehouse.reader import read_slice
+from eod_pipeline.warehouse.slices import DateRange, TableSlice
+from eod_pipeline.warehouse.tables import TableSpec, table_spec
+from eod_pipeline.warehouse.writer import TableWriter
+
+TABLE_KEY = "eod/table"
+SLICE_KEY = "eod/slice"
+PARTITION_EXPR_KEY = "partition_expr"
+#: Input metadata naming the columns to load (all when absent).
+COLUMNS_KEY = "columns"
+
+
+def column_schema(spec: TableSpec) -> dg.TableSchema:
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                name=c.name,
+                type=c.pg_type,
+                constraints=dg.TableColumnConstraints(nullable=c.nullable),
+            )
+            for c in spec.columns
+        ]
+    )
+
+
+def _table(metadata: Mapping[str, Any], asset_key: dg.AssetKey) -> TableSpec:
+    name = metadata.get(TABLE_KEY)
+    if not name:
+        raise dg.DagsterInvariantViolationError(
+            f"Asset {asset_key.to_user_string()} uses the warehouse I/O manager but has no "
+            f"{TABLE_KEY!r} metadata naming its table"
+        )
+    return table_spec(str(name))
+
+
+def table_slice(
+    context: dg.InputContext | dg.OutputContext, spec: TableSpec, metadata: Mapping[str, Any]
+) -> TableSlice:
+    """The rows the context's partitions own (the whole table when unpartitioned)."""
+    values: dict[str, list[Any]] = {
+        column: list(v) if isinstance(v, list | tuple) else [v]
+        for column, v in (metadata.get(SLICE_KEY) or {}).items()
+    }
+    dates: DateRange | None = None
+    if context.has_asset_partitions:
+        column = metadata.get(PARTITION_EXPR_KEY)
+        if not column:
+            raise dg.DagsterInvariantViolationError(
+                f"Asset {context.asset_key.to_user_string()} is partitioned but has no "
+                f"{PARTITION_EXPR_KEY!r} metadata saying which column its partitions map to"
+            )
+        if isinstance(context.asset_partitions_def, dg.TimeWindowPartitionsDefinition):
+            window = context.asset_partitions_time_window
+            # Windows are [start, end); partitions are whole days in the exchange's zone.
+            last = window.end - dt.timedelta(microseconds=1)
+            dates = DateRange(str(column), window.start.date(), last.date())
+        else:
+            values[str(column)] = list(context.asset_partition_keys)
+    return TableSlice(spec, values, dates)
+
+
+class WarehouseIOManager(dg.ConfigurableIOManager):
+    """Stores polars DataFrames in the warehouse; loads them back for downstream assets."""
+
+    warehouse: WarehouseResource
+
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        if obj is None:
+            return
+        metadata = context.definition_metadata or {}
+        spec = _table(metadata, context.asset_key)
+        where = table_slice(context, spec, metadata)
+        with self.warehouse.connect() as conn:
+            writer = TableWriter(conn, spec, where)
+            report = writer.write(obj)
+        context.add_output_metadata(
+            {
+                "dagster/row_count": report.rows,
+                "dagster/table_name": spec.qualified_name,
+                "dagster/column_schema": column_schema(spec),
+                "rows_inserted": report.inserted,
+                "rows_updated": report.updated,
+                "rows_unchanged": report.unchanged,
+                "duplicates_dropped": report.duplicates_dropped,
+                "write_mode": report.mode,
+                "write_seconds": round(report.seconds, 3),
+                "rows_per_s": round(report.rows_per_s, 1),
+                "slice": where.describe(),
+            }
+        )
+        if isinstance(obj, FrameStream):
+            context.add_output_metadata(obj.finish())
+
+    def load_input(self, context: dg.InputContext) -> pl.DataFrame:
+        upstream = context.upstream_output
+        metadata = (upstream.definition_metadata if upstream else None) or {}
+        spec = _table(metadata, context.asset_key)
+        where = table_slice(context, spec, metadata)
+        columns = (context.definition_metadata or {}).get(COLUMNS_KEY)
+        with self.warehouse.connect() as conn:
+            return read_slice(conn, spec, where, columns)
