@@ -108,42 +108,48 @@ def _enable_timescaledb(conn: psycopg.Connection) -> bool:
     return True
 
 
-def _make_hypertables(conn: psycopg.Connection) -> None:
-    """Idempotent: converts tables and sets the columnstore once, whatever the version."""
-    for spec in HYPERTABLES:
-        name = spec.qualified_name
+def make_hypertable(conn: psycopg.Connection, spec: TableSpec, name: str | None = None) -> None:
+    """Convert `name` (default: the spec's table) to a hypertable with a columnstore.
+
+    Idempotent: converts once and sets the columnstore once, whatever the version.
+    """
+    name = name or spec.qualified_name
+    schema, table = name.split(".")
+    conn.execute(
+        "SELECT create_hypertable(%s::regclass, by_range(%s, %s::interval), "
+        "if_not_exists => TRUE, migrate_data => TRUE)",
+        (name, spec.time_column, HYPERTABLE_CHUNK_INTERVAL),
+    )
+    # `compression_enabled` has been in this view since TimescaleDB 2.0; the settings
+    # views were renamed across releases.
+    enabled = conn.execute(
+        "SELECT compression_enabled FROM timescaledb_information.hypertables "
+        "WHERE hypertable_schema = %s AND hypertable_name = %s",
+        (schema, table),
+    ).fetchone()
+    if not (enabled and enabled[0]):
         conn.execute(
-            "SELECT create_hypertable(%s::regclass, by_range(%s, %s::interval), "
-            "if_not_exists => TRUE, migrate_data => TRUE)",
-            (name, spec.time_column, HYPERTABLE_CHUNK_INTERVAL),
-        )
-        # `compression_enabled` has been in this view since TimescaleDB 2.0; the settings
-        # views were renamed across releases.
-        enabled = conn.execute(
-            "SELECT compression_enabled FROM timescaledb_information.hypertables "
-            "WHERE hypertable_schema = %s AND hypertable_name = %s",
-            (SCHEMA, spec.name),
-        ).fetchone()
-        if not (enabled and enabled[0]):
-            conn.execute(
-                sql.SQL(
-                    "ALTER TABLE {} SET (timescaledb.enable_columnstore, "
-                    "timescaledb.segmentby = 'exchange, symbol', "
-                    "timescaledb.orderby = {})"
-                ).format(
-                    sql.Identifier(SCHEMA, spec.name),
-                    sql.Literal(f"{spec.time_column}"),
-                )
+            sql.SQL(
+                "ALTER TABLE {} SET (timescaledb.enable_columnstore, "
+                "timescaledb.segmentby = 'exchange, symbol', "
+                "timescaledb.orderby = {})"
+            ).format(
+                sql.Identifier(schema, table),
+                sql.Literal(f"{spec.time_column}"),
             )
-        conn.execute(
-            "CALL add_columnstore_policy(%s::regclass, after => %s::interval, "
-            "if_not_exists => TRUE)",
-            (name, COLUMNSTORE_AFTER),
         )
+    conn.execute(
+        "CALL add_columnstore_policy(%s::regclass, after => %s::interval, "
+        "if_not_exists => TRUE)",
+        (name, COLUMNSTORE_AFTER),
+    )
 
 
-def ensure_schema(conn: psycopg.Connection) -> StorageMode:
+def ensure_schema(conn: psycopg.Connection, *, use_timescaledb: bool = True) -> StorageMode:
     """Bring the warehouse schema to the newest version; return the storage mode.
+
+    `use_timescaledb=False` keeps plain tables even where the extension exists (the
+    `EOD_TIMESCALEDB=off` setting; the load benchmark uses it to measure both kinds).
 
     Idempotent and safe to call from concurrent processes: the work happens under a
     transaction-scoped advisory lock, and already-applied versions are skipped. Logs one
@@ -168,9 +174,10 @@ def ensure_schema(conn: psycopg.Connection) -> StorageMode:
                 (migration.version, migration.description),
             )
             log.info("Applied warehouse migration %d: %s", migration.version, migration.description)
-        timescale = _enable_timescaledb(conn)
+        timescale = use_timescaledb and _enable_timescaledb(conn)
         if timescale:
-            _make_hypertables(conn)
+            for spec in HYPERTABLES:
+                make_hypertable(conn, spec)
     mode = StorageMode.TIMESCALEDB if timescale else StorageMode.POSTGRES
     if mode is StorageMode.TIMESCALEDB:
         log.info("Warehouse mode: TimescaleDB (hypertables with columnstore on %s)",

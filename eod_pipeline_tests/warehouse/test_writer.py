@@ -122,3 +122,17 @@ def test_reader_selects_columns_and_rejects_unknown_ones(conn):
     assert read_slice(conn, PRICES, JAN, columns=["symbol", "close"]).columns == ["symbol", "close"]
     with pytest.raises(ValueError, match="no column"):
         read_slice(conn, PRICES, JAN, columns=["nope"])
+
+
+def test_hypertable_merge_statement_upserts_and_counts(conn, monkeypatch):
+    """The INSERT ... ON CONFLICT path used on hypertables, run on a plain table."""
+    from eod_pipeline.warehouse.writer import TableWriter
+
+    monkeypatch.setattr(TableWriter, "_is_hypertable", lambda self: True)
+    write_frames(conn, PRICES, price_frame(symbols=("AAA",)), JAN)
+    mixed = pl.concat([price_frame(symbols=("AAA",), bump=1.0), price_frame(symbols=("NEW",))])
+    report = write_frames(conn, PRICES, mixed, JAN)
+    assert (report.mode, report.inserted, report.updated) == ("merge", 5, 5)
+    same = write_frames(conn, PRICES, mixed, JAN)
+    assert (same.inserted, same.updated, same.unchanged) == (0, 0, 10)
+    assert_frame_equal(read_slice(conn, PRICES, JAN), mixed.sort("exchange", "symbol", "date"))
