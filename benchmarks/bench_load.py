@@ -32,7 +32,6 @@ from eod_pipeline.defs.resources import WarehouseResource
 from eod_pipeline.warehouse.connection import redact_url, resolve_database_url
 from eod_pipeline.warehouse.migrations import ensure_schema, make_hypertable
 from eod_pipeline.warehouse.tables import PRICES
-from eod_pipeline.warehouse.writer import copy_frame
 
 #: Symbols in the synthetic frame; 2,000,000 rows = 800 symbols x 2,500 trading days
 #: (about ten years), the shape of a long per-ticker backfill.
