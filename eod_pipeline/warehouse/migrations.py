@@ -72,6 +72,28 @@ def _v1_tables(conn: psycopg.Connection) -> None:
     )
 
 
+def _v2_fetch_log(conn: psycopg.Connection) -> None:
+    # What has been fetched, so a re-run spends calls only on what is missing, and what
+    # the answers said about a ticker's first and last trading dates.
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS eod.fetch_log ("
+        " exchange text NOT NULL,"
+        " dataset text NOT NULL,"       # prices | splits | dividends
+        " symbol text,"                 # NULL: a bulk call covering the whole exchange
+        " start_date date NOT NULL,"
+        " end_date date NOT NULL,"
+        " rows integer NOT NULL,"
+        " first_date date,"
+        " last_date date,"
+        " run_id text NOT NULL,"
+        " fetched_at timestamptz NOT NULL DEFAULT now())"
+    )
+    conn.execute(
+        "CREATE INDEX IF NOT EXISTS fetch_log_by_exchange "
+        "ON eod.fetch_log (exchange, dataset, symbol, start_date)"
+    )
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -81,6 +103,7 @@ class Migration:
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "exchanges, symbols, prices, splits, dividends, rejects, holidays", _v1_tables),
+    Migration(2, "fetch log (resume and ticker date bounds)", _v2_fetch_log),
 )
 
 #: The tables that become hypertables where TimescaleDB exists.

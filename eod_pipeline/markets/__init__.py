@@ -1,0 +1,1 @@
+"""Exchange facts known without an API call: time zones, closes, data delays, calendars."""
