@@ -13,7 +13,6 @@ An asset may return one DataFrame, an iterator of them, or a `FrameStream` (an i
 with a closing summary); returning None means the asset wrote its rows itself.
 """
 
-from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping

@@ -1,17 +1,23 @@
 """Dagster resources: the warehouse connection."""
 
-from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import dagster as dg
 import psycopg
 from pydantic import PrivateAttr
 
+from eod_pipeline.eodhd.client import EodhdClient
+from eod_pipeline.eodhd.settings import EodhdSettings
 from eod_pipeline.warehouse.connection import connect, resolve_database_url
 from eod_pipeline.warehouse.migrations import StorageMode, ensure_schema
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -43,3 +49,55 @@ class WarehouseResource(dg.ConfigurableResource):
             self.connect().close()
         assert self._mode is not None
         return self._mode
+
+
+class EodhdResource(dg.ConfigurableResource):
+    """Settings of the EODHD client for a run.
+
+    The token is read from `EODHD_API_TOKEN` when a step starts, never stored as resource
+    config: Dagster shows resource config in the UI and the event log, and the token must
+    appear in neither.
+    """
+
+    base_url: str | None = None
+    requests_per_minute: float | None = None
+    max_in_flight: int | None = None
+
+    def settings(self) -> EodhdSettings:
+        overrides: dict[str, object] = {}
+        if self.base_url:
+            overrides["base_url"] = self.base_url
+        if self.requests_per_minute:
+            overrides["requests_per_minute"] = self.requests_per_minute
+        if self.max_in_flight:
+            overrides["max_in_flight"] = self.max_in_flight
+        return EodhdSettings.from_env(**overrides)
+
+    def run(self, coro_factory: Callable[[EodhdClient], Awaitable[T]]) -> tuple[T, dict]:
+        """Run `coro_factory(client)` to completion; return its result and the usage."""
+
+        async def go() -> tuple[T, dict]:
+            async with EodhdClient(self.settings()) as client:
+                try:
+                    result = await coro_factory(client)
+                finally:
+                    usage = client.usage.as_dict()
+                return result, usage
+
+        return asyncio.run(go())
+
+
+class ClockResource(dg.ConfigurableResource):
+    """The time sensors and checks reason about: real time unless `now` is set.
+
+    Why: "is today's data due yet" depends on the clock; tests and the simulated demo set
+    it to chosen moments (before the close, after it, on a holiday).
+    """
+
+    now_iso: str | None = None
+
+    def now(self) -> dt.datetime:
+        if self.now_iso:
+            moment = dt.datetime.fromisoformat(self.now_iso)
+            return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+        return dt.datetime.now(dt.UTC)

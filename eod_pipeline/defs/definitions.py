@@ -1,0 +1,40 @@
+"""Build the Dagster code location from the pipeline settings."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from eod_pipeline.config import PipelineConfig, load_config
+from eod_pipeline.defs.assets.prices import build_price_asset
+from eod_pipeline.defs.assets.reference import build_reference_assets, exchanges
+from eod_pipeline.defs.checks import build_newest_day_check
+from eod_pipeline.defs.io_manager import WarehouseIOManager
+from eod_pipeline.defs.resources import ClockResource, EodhdResource, WarehouseResource
+from eod_pipeline.defs.sensors import build_daily_refresh_sensor, build_reference_schedule
+
+
+def default_resources() -> dict[str, object]:
+    warehouse = WarehouseResource()
+    return {
+        "warehouse": warehouse,
+        "io_manager": WarehouseIOManager(warehouse=warehouse),
+        "eodhd": EodhdResource(),
+        "clock": ClockResource(),
+    }
+
+
+def build_definitions(pipeline: PipelineConfig | None = None,
+                      resources: dict[str, object] | None = None) -> dg.Definitions:
+    pipeline = pipeline or load_config()
+    assets: list[dg.AssetsDefinition] = [exchanges, *build_reference_assets(pipeline)]
+    checks = []
+    for setting in pipeline.exchanges:
+        assets.append(build_price_asset(setting, pipeline))
+        checks.append(build_newest_day_check(setting, pipeline))
+    return dg.Definitions(
+        assets=assets,
+        asset_checks=checks,
+        sensors=[build_daily_refresh_sensor(pipeline)],
+        schedules=[build_reference_schedule(pipeline)],
+        resources={**default_resources(), **(resources or {})},
+    )
