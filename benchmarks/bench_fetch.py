@@ -176,10 +176,14 @@ def main() -> None:
     proc.start()
     try:
         base_url, token = parent.recv()
-        print(f"machine: nproc={os.cpu_count()} python={platform.python_version()} "
-              f"platform={platform.platform()}")
-        print(f"simulator: {base_url} (separate process, pid {proc.pid}); "
-              f"{len(tickers)} tickers, histories from {start}")
+        print(
+            f"machine: nproc={os.cpu_count()} python={platform.python_version()} "
+            f"platform={platform.platform()}"
+        )
+        print(
+            f"simulator: {base_url} (separate process, pid {proc.pid}); "
+            f"{len(tickers)} tickers, histories from {start}"
+        )
 
         a = asyncio.run(
             _bench_histories(base_url, token, tickers, start, args.seconds_a, args.in_flight)
@@ -193,9 +197,7 @@ def main() -> None:
 
         control(base_url, "reset", {})
         control(base_url, "config", {"per_minute_limit": PACED_RPM, "rate_window_s": 60.0})
-        b = asyncio.run(
-            _bench_pacing(base_url, token, tickers, args.seconds_b, args.in_flight)
-        )
+        b = asyncio.run(_bench_pacing(base_url, token, tickers, args.seconds_b, args.in_flight))
         stats = control(base_url, "stats")
         server_429 = int(stats.get("rate_limited", 0))
         budget = PACED_RPM * b["elapsed_s"] / 60.0

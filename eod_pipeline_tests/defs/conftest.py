@@ -1,0 +1,29 @@
+import datetime as dt
+
+import dagster as dg
+import pytest
+
+from eod_pipeline.simulator import SimulatorConfig, SimulatorServer
+from eod_pipeline_tests.defs.harness import Harness, make_pipeline
+from eod_pipeline_tests.fixtures.simulator import SIM_NOW, SIM_TOKEN
+
+
+@pytest.fixture
+def harness_factory(warehouse_url, monkeypatch):
+    monkeypatch.setenv("EODHD_API_TOKEN", SIM_TOKEN)
+    sims: list[SimulatorServer] = []
+    with dg.instance_for_test() as instance:
+
+        def make(spec: str = "US:2025-01-02", now: dt.datetime = SIM_NOW, **sim_fields):
+            sim = SimulatorServer(SimulatorConfig(now=now, **sim_fields)).start()
+            sims.append(sim)
+            return Harness(sim, warehouse_url, instance, make_pipeline(spec, now.date()), now)
+
+        yield make
+    for sim in sims:
+        sim.stop()
+
+
+@pytest.fixture
+def harness(harness_factory) -> Harness:
+    return harness_factory()
