@@ -5,12 +5,17 @@ from __future__ import annotations
 import dagster as dg
 
 from eod_pipeline.config import PipelineConfig, load_config
+from eod_pipeline.defs.assets.corporate_actions import (
+    build_adjustments_asset,
+    build_event_asset,
+)
 from eod_pipeline.defs.assets.prices import build_price_asset
 from eod_pipeline.defs.assets.reference import build_reference_assets, exchanges
 from eod_pipeline.defs.checks import build_newest_day_check
 from eod_pipeline.defs.io_manager import WarehouseIOManager
 from eod_pipeline.defs.resources import ClockResource, EodhdResource, WarehouseResource
 from eod_pipeline.defs.sensors import build_daily_refresh_sensor, build_reference_schedule
+from eod_pipeline.ingest.events import DIVIDEND_EVENTS, SPLIT_EVENTS
 
 
 def default_resources() -> dict[str, object]:
@@ -30,6 +35,8 @@ def build_definitions(pipeline: PipelineConfig | None = None,
     checks = []
     for setting in pipeline.exchanges:
         assets.append(build_price_asset(setting, pipeline))
+        assets.extend(build_event_asset(setting, kind) for kind in (SPLIT_EVENTS, DIVIDEND_EVENTS))
+        assets.append(build_adjustments_asset(setting, pipeline))
         checks.append(build_newest_day_check(setting, pipeline))
     return dg.Definitions(
         assets=assets,

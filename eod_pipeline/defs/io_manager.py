@@ -31,6 +31,9 @@ from eod_pipeline.warehouse.writer import TableWriter
 TABLE_KEY = "eod/table"
 SLICE_KEY = "eod/slice"
 PARTITION_EXPR_KEY = "partition_expr"
+#: Set to False on a partitioned asset whose rows are not bounded by its partitions (the
+#: re-adjustment of a ticker's whole history): its slice is then the constant columns.
+PARTITION_SLICE_KEY = "eod/partition_slice"
 #: Input metadata naming the columns to load (all when absent).
 COLUMNS_KEY = "columns"
 
@@ -67,7 +70,7 @@ def table_slice(
         for column, v in (metadata.get(SLICE_KEY) or {}).items()
     }
     dates: DateRange | None = None
-    if context.has_asset_partitions:
+    if context.has_asset_partitions and metadata.get(PARTITION_SLICE_KEY, True):
         column = metadata.get(PARTITION_EXPR_KEY)
         if not column:
             raise dg.DagsterInvariantViolationError(

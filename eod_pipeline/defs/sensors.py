@@ -7,8 +7,10 @@ import json
 import dagster as dg
 
 from eod_pipeline.config import PipelineConfig
+from eod_pipeline.defs.assets.corporate_actions import adjustments_asset_key, event_asset_key
 from eod_pipeline.defs.assets.prices import price_asset_key
 from eod_pipeline.defs.resources import ClockResource, WarehouseResource
+from eod_pipeline.ingest.events import DIVIDEND_EVENTS, SPLIT_EVENTS
 from eod_pipeline.markets.calendar import newest_available_day
 from eod_pipeline.warehouse import queries
 
@@ -20,8 +22,14 @@ SENSOR_INTERVAL_S = 300
 REFERENCE_CRON = "0 6 * * 1"
 
 
+def daily_keys(code: str) -> list[dg.AssetKey]:
+    """What a day's refresh of one exchange materializes, in dependency order."""
+    return [price_asset_key(code), event_asset_key(SPLIT_EVENTS, code),
+            event_asset_key(DIVIDEND_EVENTS, code), adjustments_asset_key(code)]
+
+
 def build_daily_refresh_sensor(pipeline: PipelineConfig) -> dg.SensorDefinition:
-    keys = [price_asset_key(s.code) for s in pipeline.exchanges]
+    keys = [key for s in pipeline.exchanges for key in daily_keys(s.code)]
 
     @dg.sensor(
         name="daily_refresh",
@@ -29,7 +37,8 @@ def build_daily_refresh_sensor(pipeline: PipelineConfig) -> dg.SensorDefinition:
         default_status=dg.DefaultSensorStatus.RUNNING,
         asset_selection=keys,
         description=(
-            "Requests each exchange's newest trading day once its data should be out (the "
+            "Requests each exchange's newest trading day (prices, splits, dividends and the "
+            "re-adjustment they cause) once its data should be out (the "
             "close in the exchange's zone + the data delay + EOD_REFRESH_DELAY_MINUTES), "
             "skipping weekends and holidays. Run keys make a repeated tick harmless; the "
             "cursor remembers the last day requested per exchange."
@@ -53,7 +62,7 @@ def build_daily_refresh_sensor(pipeline: PipelineConfig) -> dg.SensorDefinition:
                     dg.RunRequest(
                         run_key=f"daily_refresh:{code}:{day.isoformat()}",
                         partition_key=day.isoformat(),
-                        asset_selection=[price_asset_key(code)],
+                        asset_selection=daily_keys(code),
                         tags={"eod/trigger": "daily_refresh", "eod/exchange": code},
                     )
                 )

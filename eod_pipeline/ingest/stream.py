@@ -71,7 +71,8 @@ class PriceStream:
 
     def __init__(self, settings: EodhdSettings, plan: FetchPlan, database_url: str,
                  run_id: str, logger: logging.Logger | Any = log,
-                 max_failed_share: float = 0.02, batch_rows: int = BATCH_ROWS) -> None:
+                 max_failed_share: float = 0.02, batch_rows: int = BATCH_ROWS,
+                 dataset: str = "prices") -> None:
         self.settings = settings
         self.plan = plan
         self.database_url = database_url
@@ -79,6 +80,8 @@ class PriceStream:
         self.logger = logger
         self.max_failed_share = max_failed_share
         self.batch_rows = batch_rows
+        #: The fetch-log dataset the written requests are recorded under.
+        self.dataset = dataset
         self.stats = FetchStats(total=plan.requests)
         self.usage: dict[str, Any] = {}
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_ANSWERS)
@@ -203,7 +206,7 @@ class PriceStream:
         if not written:
             return
         if p.strategy is Strategy.BULK:
-            coverage.record_bulk_days(conn, p.exchange, "prices", self.run_id,
+            coverage.record_bulk_days(conn, p.exchange, self.dataset, self.run_id,
                                       [(dt.date.fromisoformat(k), f.height) for k, f in written])
             return
         spans = {t.symbol: t for t in p.tickers}
@@ -213,7 +216,7 @@ class PriceStream:
             last = frame["date"].max() if frame.height else None
             span = spans[symbol]
             entries.append((symbol, span.start, span.end, frame.height, first, last))
-        coverage.record_tickers(conn, p.exchange, "prices", self.run_id, entries)
+        coverage.record_tickers(conn, p.exchange, self.dataset, self.run_id, entries)
 
     def _store_rejects(self, conn: psycopg.Connection, rejects: pl.DataFrame) -> None:
         if rejects.is_empty():

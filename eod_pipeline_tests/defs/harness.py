@@ -39,17 +39,26 @@ class Harness:
     def defs(self) -> dg.Definitions:
         return build_definitions(self.pipeline, self.resources())
 
-    def materialize(self, selection: str | dg.AssetKey, *, partition_key: str | None = None,
-                    tags: dict[str, str] | None = None, run_config: dict | None = None,
-                    raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
+    def materialize(self, selection: str | dg.AssetKey | list[dg.AssetKey], *,
+                    partition_key: str | None = None, tags: dict[str, str] | None = None,
+                    run_config: dict | None = None, raise_on_error: bool = True
+                    ) -> dg.ExecuteInProcessResult:
+        """One run of the selected assets, the way a launch from the UI runs them."""
         defs = self.defs()
-        key = selection if isinstance(selection, dg.AssetKey) else dg.AssetKey(selection)
-        job = defs.resolve_implicit_job_def_def_for_assets([key])
+        if isinstance(selection, list):
+            keys = selection
+        else:
+            keys = [selection if isinstance(selection, dg.AssetKey) else dg.AssetKey(selection)]
+        job = defs.resolve_implicit_job_def_def_for_assets(keys)
         return job.execute_in_process(
             instance=self.instance, partition_key=partition_key, tags=tags,
             run_config=run_config, raise_on_error=raise_on_error,
-            asset_selection=[key],
+            asset_selection=keys,
         )
+
+    def set_clock(self, now: dt.datetime) -> None:
+        self.now = now
+        self.sim.set_clock(now)
 
     def load_reference(self, code: str) -> None:
         for asset in ("symbol_lists", "exchange_calendars"):

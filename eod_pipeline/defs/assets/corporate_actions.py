@@ -1,0 +1,186 @@
+"""Splits and dividends per exchange, and the re-adjustment of prices they cause.
+
+Both event assets are partitioned like the exchange's prices and planned by API cost the
+same way (bulk by date for a day's refresh, per-ticker history for long backfills). A new
+split or dividend changes `adjusted_close` for every earlier date of that ticker, so the
+`eod_adjustments` asset refetches the stored history of exactly the tickers with an
+action in its dates (one call a ticker) and merges it into `eod.prices`.
+"""
+
+import datetime as dt
+from collections.abc import Iterator
+
+import dagster as dg
+import polars as pl
+import psycopg
+
+from eod_pipeline.config import ExchangeSetting, PipelineConfig
+from eod_pipeline.defs.assets.prices import OWNERS, price_asset_key
+from eod_pipeline.defs.frame_stream import FrameStream
+from eod_pipeline.defs.partitions import trading_date_partitions
+from eod_pipeline.defs.resources import EodhdResource, WarehouseResource
+from eod_pipeline.ingest import coverage
+from eod_pipeline.ingest.events import DIVIDEND_EVENTS, SPLIT_EVENTS, EventKind, fetch_events
+from eod_pipeline.ingest.plan import FetchPlan, Strategy, TickerFetch, plan_fetch
+from eod_pipeline.ingest.stream import PriceStream
+from eod_pipeline.markets.calendar import trading_days
+from eod_pipeline.warehouse import queries
+
+ACTIONS_GROUP = "eod_corporate_actions"
+
+
+def event_asset_key(kind: EventKind, code: str) -> dg.AssetKey:
+    return dg.AssetKey([f"eod_{kind.name}", code])
+
+
+def adjustments_asset_key(code: str) -> dg.AssetKey:
+    return dg.AssetKey(["eod_adjustments", code])
+
+
+def _window(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.date]:
+    window = context.partition_time_window
+    return window.start.date(), (window.end - dt.timedelta(microseconds=1)).date()
+
+
+def _required_present(kind: EventKind, frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """Drop rows missing a NOT NULL value (a malformed answer); return how many."""
+    required = [c.name for c in kind.table.columns if not c.nullable]
+    ok = frame.filter(pl.all_horizontal(pl.col(c).is_not_null() for c in required))
+    return ok, frame.height - ok.height
+
+
+def build_event_asset(setting: ExchangeSetting, kind: EventKind) -> dg.AssetsDefinition:
+    code = setting.code
+
+    @dg.asset(
+        key=event_asset_key(kind, code),
+        group_name=ACTIONS_GROUP,
+        partitions_def=trading_date_partitions(setting),
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        metadata={"eod/table": kind.table.name, "partition_expr": "date",
+                  "eod/slice": {"exchange": code}},
+        description=(
+            f"{kind.name.capitalize()} of {setting.info.name} ({code}) by ex-date, into "
+            f"{kind.table.qualified_name} with their source fields; fetched bulk by date "
+            "(100 calls a day) or per ticker (1 call), whichever costs less."
+        ),
+        owners=OWNERS,
+        kinds={"timescaledb", "polars"},
+        pool="eodhd",
+    )
+    def events(context: dg.AssetExecutionContext, eodhd: EodhdResource,
+               warehouse: WarehouseResource) -> FrameStream:
+        start, end = _window(context)
+        with warehouse.connect() as conn:
+            holidays = queries.holidays(conn, code)
+            symbols = queries.symbol_codes(conn, code)
+            known = coverage.load_coverage(conn, code, kind.name)
+        plan = plan_fetch(code, start, end, list(trading_days(start, end, holidays)),
+                          symbols, known)
+        context.log.info(f"{code} {kind.name} {start}..{end}: {plan.strategy.value}, "
+                         f"{plan.calls} calls")
+        fetched = fetch_events(eodhd.settings(), kind, plan)
+        frame, invalid = _required_present(kind, fetched.frame)
+
+        def batches() -> Iterator[pl.DataFrame]:
+            yield frame
+            with psycopg.connect(warehouse.url()) as conn:  # the frame is committed now
+                if plan.strategy is Strategy.BULK:
+                    coverage.record_bulk_days(
+                        conn, code, kind.name, context.run_id,
+                        [(dt.date.fromisoformat(k), n) for k, n in fetched.fetched.items()])
+                else:
+                    spans = {t.symbol: t for t in plan.tickers}
+                    coverage.record_tickers(
+                        conn, code, kind.name, context.run_id,
+                        [(s, spans[s].start, spans[s].end, n, None, None)
+                         for s, n in fetched.fetched.items()])
+
+        def finish() -> dict:
+            return {
+                **plan.as_metadata(),
+                "calls_spent": int(fetched.usage.get("calls_spent", 0)),
+                "retries": int(fetched.usage.get("retries", 0)),
+                "events": frame.height,
+                "rows_invalid_dropped": invalid,
+                "failed": len(fetched.failures),
+                "failures": dict(list(sorted(fetched.failures.items()))[:20]),
+            }
+
+        return FrameStream(batches(), finish=finish)
+
+    return events
+
+
+def build_adjustments_asset(setting: ExchangeSetting, pipeline: PipelineConfig
+                            ) -> dg.AssetsDefinition:
+    code = setting.code
+
+    @dg.asset(
+        key=adjustments_asset_key(code),
+        group_name=ACTIONS_GROUP,
+        partitions_def=trading_date_partitions(setting),
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        deps=[price_asset_key(code), event_asset_key(SPLIT_EVENTS, code),
+              event_asset_key(DIVIDEND_EVENTS, code)],
+        metadata={"eod/table": "prices", "eod/slice": {"exchange": code},
+                  "eod/partition_slice": False},
+        description=(
+            f"Keeps adjusted_close of {code} current: for every ticker with a split or "
+            "dividend in these dates, refetches its stored history before the ex-date (1 "
+            "call a ticker) and merges it into eod.prices, so earlier adjusted closes equal "
+            "the source's again."
+        ),
+        owners=OWNERS,
+        kinds={"timescaledb", "polars"},
+        pool="eodhd",
+    )
+    def adjustments(context: dg.AssetExecutionContext, eodhd: EodhdResource,
+                    warehouse: WarehouseResource) -> FrameStream | None:
+        start, end = _window(context)
+        with warehouse.connect() as conn:
+            affected = conn.execute(
+                "WITH actions AS ("
+                " SELECT symbol, min(date) AS ex FROM ("
+                "  SELECT symbol, date FROM eod.splits WHERE exchange = %(x)s"
+                "   AND date BETWEEN %(a)s AND %(b)s"
+                "  UNION ALL SELECT symbol, date FROM eod.dividends WHERE exchange = %(x)s"
+                "   AND date BETWEEN %(a)s AND %(b)s) e GROUP BY symbol)"
+                # The stored history before each ex-date is what the action re-adjusts;
+                # a re-adjustment already fetched up to its end needs no second call.
+                ", stored AS (SELECT a.symbol, min(p.date) AS first, max(p.date) AS last"
+                "  FROM actions a JOIN eod.prices p ON p.exchange = %(x)s"
+                "  AND p.symbol = a.symbol AND p.date < a.ex GROUP BY a.symbol)"
+                " SELECT s.symbol, s.first, s.last FROM stored s WHERE NOT EXISTS ("
+                "  SELECT 1 FROM eod.fetch_log f WHERE f.exchange = %(x)s"
+                "  AND f.dataset = 'adjustments' AND f.symbol = s.symbol"
+                "  AND f.start_date <= s.first AND f.end_date >= s.last)"
+                " ORDER BY s.symbol",
+                {"x": code, "a": start, "b": end},
+            ).fetchall()
+        tickers = tuple(TickerFetch(s, first, last) for s, first, last in affected)
+        context.log.info(f"{code}: {len(tickers)} tickers to re-adjust "
+                         f"({', '.join(t.symbol for t in tickers[:10])})")
+        if not tickers:
+            context.add_output_metadata({"tickers_readjusted": 0, "calls_spent": 0,
+                                         "tickers": ""})
+            return None
+        lo = min(t.start for t in tickers)
+        hi = max(t.end for t in tickers)
+        plan = FetchPlan(
+            exchange=code, start=lo, end=hi, strategy=Strategy.TICKER, trading_days=0,
+            bulk_days=(), tickers=tickers, bulk_cost=0, ticker_cost=len(tickers),
+            tickers_known=len(tickers), tickers_skipped=0,
+        )
+        stream = PriceStream(eodhd.settings(), plan, warehouse.url(), context.run_id,
+                             context.log, pipeline.max_failed_share, dataset="adjustments")
+
+        def finish() -> dict:
+            md = stream.summary()
+            md["tickers_readjusted"] = md.pop("fetched")
+            md["tickers"] = ", ".join(t.symbol for t in tickers[:50])
+            return md
+
+        return FrameStream(stream, finish=finish)
+
+    return adjustments
