@@ -11,7 +11,7 @@ from eod_pipeline.defs.assets.corporate_actions import (
 )
 from eod_pipeline.defs.assets.prices import build_price_asset
 from eod_pipeline.defs.assets.reference import build_reference_assets, exchanges
-from eod_pipeline.defs.checks import build_newest_day_check
+from eod_pipeline.defs.checks import build_newest_day_check, build_quality_checks
 from eod_pipeline.defs.io_manager import WarehouseIOManager
 from eod_pipeline.defs.resources import ClockResource, EodhdResource, WarehouseResource
 from eod_pipeline.defs.sensors import build_daily_refresh_sensor, build_reference_schedule
@@ -38,6 +38,7 @@ def build_definitions(pipeline: PipelineConfig | None = None,
         assets.extend(build_event_asset(setting, kind) for kind in (SPLIT_EVENTS, DIVIDEND_EVENTS))
         assets.append(build_adjustments_asset(setting, pipeline))
         checks.append(build_newest_day_check(setting, pipeline))
+        checks.extend(build_quality_checks(setting))
     return dg.Definitions(
         assets=assets,
         asset_checks=checks,

@@ -1,0 +1,97 @@
+"""Each quality check passes on clean data and fails on data made bad on purpose."""
+
+import datetime as dt
+
+import psycopg
+import pytest
+
+from eod_pipeline.defs.assets.prices import price_asset_key
+from eod_pipeline.quality import checks as quality
+from eod_pipeline.warehouse import queries
+
+START, END = "2026-03-02", "2026-05-29"
+GOOD_FRIDAY = dt.date(2026, 4, 3)  # a US holiday in the simulated calendar
+
+
+@pytest.fixture
+def loaded(harness):
+    harness.load_reference("US")
+    assert harness.backfill("US", START, END).success
+    return harness
+
+
+def _evaluations(result) -> dict[str, object]:
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def test_checks_pass_on_clean_data_through_dagster(loaded):
+    result = loaded.materialize(
+        price_asset_key("US"), partition_key=END, tags={"eod/check_drift": "true"})
+    evaluations = _evaluations(result)
+    assert set(evaluations) >= {"coverage", "no_gaps", "ohlc_consistent",
+                                "no_suspicious_moves", "adjustment_drift",
+                                "newest_trading_day_present"}
+    failed = {n: e.metadata for n, e in evaluations.items() if not e.passed}
+    # The simulated universe is clean; the newest-day check looks at the clock's day
+    # (2026-11-20), which this backfill does not cover.
+    assert set(failed) == {"newest_trading_day_present"}
+    drift = evaluations["adjustment_drift"].metadata
+    assert drift["calls_spent"].value == quality.DRIFT_SAMPLE
+
+
+def test_holidays_are_not_gaps_and_missing_days_are(loaded):
+    with psycopg.connect(loaded.warehouse_url) as conn:
+        holidays = queries.holidays(conn, "US")
+        assert GOOD_FRIDAY in holidays
+        assert quality.gaps(conn, "US", holidays).passed
+        # Without the calendar the holiday would look like missing data...
+        assert quality.gaps(conn, "US", set()).metadata["gaps"] == [str(GOOD_FRIDAY)]
+        # ...and a trading day with no rows is reported, not mistaken for a holiday.
+        conn.execute("DELETE FROM eod.prices WHERE exchange = 'US' AND date = '2026-04-15'")
+        outcome = quality.gaps(conn, "US", holidays)
+    assert not outcome.passed
+    assert outcome.metadata["gaps"] == ["2026-04-15"]
+
+
+def test_consistency_fails_on_a_broken_row(loaded):
+    with psycopg.connect(loaded.warehouse_url) as conn:
+        assert quality.consistency(conn, "US").passed
+        conn.execute("UPDATE eod.prices SET high = low - 1 WHERE exchange = 'US' AND "
+                     "symbol = 'BRK-B' AND date = '2026-04-15'")
+        outcome = quality.consistency(conn, "US")
+    assert not outcome.passed
+    assert outcome.metadata["examples"] == ["BRK-B 2026-04-15"]
+
+
+def test_suspicious_move_without_split_is_flagged(loaded):
+    with psycopg.connect(loaded.warehouse_url) as conn:
+        assert quality.suspicious_moves(conn, "US").passed
+        conn.execute("UPDATE eod.prices SET close = close * 10, high = high * 10 "
+                     "WHERE exchange = 'US' AND symbol = 'BRK-B' AND date = '2026-04-15'")
+        outcome = quality.suspicious_moves(conn, "US")
+    assert not outcome.passed
+    assert outcome.metadata["examples"][0].startswith("BRK-B 2026-04-15")
+
+
+def test_coverage_fails_when_most_symbols_miss_the_day(loaded):
+    with psycopg.connect(loaded.warehouse_url) as conn:
+        assert quality.coverage(conn, "US").passed
+        conn.execute("DELETE FROM eod.prices WHERE exchange = 'US' AND date = %s "
+                     "AND symbol NOT IN ('BRK-B', 'BF-B')", (dt.date(2026, 5, 29),))
+        outcome = quality.coverage(conn, "US", dt.date(2026, 5, 29))
+    assert not outcome.passed
+    assert outcome.metadata["missing_count"] > 10
+
+
+def test_adjustment_drift_fails_when_stored_history_is_stale(loaded):
+    with psycopg.connect(loaded.warehouse_url) as conn:
+        sample = quality.drift_sample(conn, "US", loaded.now.date())
+        victim = sample[0][0]
+        conn.execute("UPDATE eod.prices SET adjusted_close = adjusted_close * 0.5 "
+                     "WHERE exchange = 'US' AND symbol = %s AND date = '2026-04-15'",
+                     (victim,))
+    result = loaded.materialize(price_asset_key("US"), partition_key=END,
+                                tags={"eod/check_drift": "true"})
+    drift = _evaluations(result)["adjustment_drift"]
+    assert not drift.passed
+    assert f"{victim} 2026-04-15" in drift.metadata["drifted"].value
