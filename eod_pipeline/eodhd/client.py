@@ -29,7 +29,7 @@ import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 from urllib.parse import quote, urlencode
 
 import aiohttp
@@ -62,8 +62,6 @@ from eod_pipeline.eodhd.usage import Usage
 
 logger = logging.getLogger(__name__)
 logger.addFilter(TokenRedactingFilter())
-
-T = TypeVar("T")
 
 #: How much of an error body goes into an exception message (after redaction).
 ERROR_BODY_CHARS: Final[int] = 200
@@ -139,7 +137,6 @@ class _RetryPolicy:
     def __init__(self, client: EodhdClient, request: _Request) -> None:
         self._client = client
         self._request = request
-        self.attempts = 0
         self.faults = 0
         self.rate_limited = 0
 
@@ -252,7 +249,6 @@ class EodhdClient:
             timeout=aiohttp.ClientTimeout(total=self.settings.timeout_s),
             headers={"User-Agent": USER_AGENT, "Accept": "application/json, text/csv"},
             raise_for_status=False,
-            trust_env=False,
         )
 
     async def close(self) -> None:
@@ -284,9 +280,10 @@ class EodhdClient:
         )
 
     async def symbols(
-        self, exchange: str, delisted: bool = False, *, type: str | None = None
+        self, exchange: str, delisted: bool = False, *, security_type: str | None = None
     ) -> pl.DataFrame:
-        """`/exchange-symbol-list/{EXCH}` -> SYMBOLS.
+        """`/exchange-symbol-list/{EXCH}` -> SYMBOLS (`security_type`: the API's `type=`,
+        e.g. "common_stock", "etf").
 
         `delisted=True` sends `delisted=1`, which returns the delisted tickers ONLY (not
         listed + delisted); `all_symbols` combines both.
@@ -294,8 +291,8 @@ class EodhdClient:
         params: list[tuple[str, str]] = []
         if delisted:
             params.append(("delisted", "1"))
-        if type:
-            params.append(("type", type))
+        if security_type:
+            params.append(("type", security_type))
         constants = {"delisted": delisted}
         return await self._call(
             _Request(
@@ -309,10 +306,11 @@ class EodhdClient:
             )
         )
 
-    async def all_symbols(self, exchange: str, *, type: str | None = None) -> pl.DataFrame:
+    async def all_symbols(self, exchange: str, *, security_type: str | None = None) -> pl.DataFrame:
         """Listed and delisted tickers of `exchange` (2 calls), `delisted` telling which."""
         listed, gone = await asyncio.gather(
-            self.symbols(exchange, False, type=type), self.symbols(exchange, True, type=type)
+            self.symbols(exchange, False, security_type=security_type),
+            self.symbols(exchange, True, security_type=security_type),
         )
         return pl.concat([listed, gone], how="vertical")
 
@@ -412,7 +410,7 @@ class EodhdClient:
 
         def parse(body: bytes, content_type: str) -> UserInfo:
             now = holder.get("now") or dt.datetime.now(dt.UTC)
-            return parsing.parse_user(body, today=now.date(), resets_at=next_reset(now))
+            return parsing.parse_user(body, now=now, zero_stale=self._clock is not None)
 
         request = _Request("user", "user", (), parse)
         return await self._call(request, server_time=holder)

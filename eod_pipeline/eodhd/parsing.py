@@ -26,6 +26,7 @@ from typing import Any, Final
 import polars as pl
 
 from eod_pipeline.eodhd import schemas
+from eod_pipeline.eodhd.costs import next_reset
 from eod_pipeline.eodhd.errors import MalformedResponseError
 from eod_pipeline.eodhd.models import ExchangeDetails, UserInfo
 
@@ -437,11 +438,16 @@ def parse_exchange_details(body: bytes) -> ExchangeDetails:
     )
 
 
-def parse_user(body: bytes, *, today: dt.date, resets_at: dt.datetime) -> UserInfo:
-    """`/user` JSON object -> `UserInfo`.
+def parse_user(body: bytes, *, now: dt.datetime, zero_stale: bool) -> UserInfo:
+    """`/user` JSON object -> `UserInfo`; `resets_at` is the next midnight GMT after `now`.
 
-    `apiRequests` counts the calls of `apiRequestsDate`; if that date is not `today` (GMT)
-    the counter is yesterday's and today's usage is 0.
+    `apiRequests` counts the calls of `apiRequestsDate`. A date later than `now` means the
+    server's day is ahead of our clock: the server's day wins. A date earlier than `now`
+    is ambiguous: the counter may be yesterday's (today's usage is then 0), or our idea of
+    today may be off (a simulator with a frozen clock behind a real-time `Date` header).
+    Only with `zero_stale` (an authoritative clock was given) is it taken as yesterday's;
+    otherwise the server's count stands, which errs towards refusing a job rather than
+    starting one that runs into 402.
     """
     obj = load_json(body)
     if not isinstance(obj, Mapping):
@@ -457,8 +463,13 @@ def parse_user(body: bytes, *, today: dt.date, resets_at: dt.datetime) -> UserIn
             requests_date = dt.date.fromisoformat(raw_date[:10])
         except ValueError:
             requests_date = None
-    if requests_date is not None and requests_date < today:
-        used = 0
+    now = now.astimezone(dt.UTC)
+    if requests_date is not None:
+        if requests_date > now.date():
+            now = dt.datetime.combine(requests_date, dt.time(0, 0), tzinfo=dt.UTC)
+        elif requests_date < now.date() and zero_stale:
+            used = 0
+    resets_at = next_reset(now)
     extra = _int_or_none(obj.get("extraLimit")) or 0
     return UserInfo(
         name=str(obj.get("name") or ""),

@@ -15,6 +15,9 @@ def harness_factory(warehouse_url, monkeypatch):
     with dg.instance_for_test() as instance:
 
         def make(spec: str = "US:2025-01-02", now: dt.datetime = SIM_NOW, **sim_fields):
+            # The client paces itself to the server's advertised limit; the real one
+            # (1,000/min) would make these tests wait on pacing, not on the code tested.
+            sim_fields.setdefault("per_minute_limit", 100_000)
             sim = SimulatorServer(SimulatorConfig(now=now, **sim_fields)).start()
             sims.append(sim)
             return Harness(sim, warehouse_url, instance, make_pipeline(spec, now.date()), now)

@@ -293,3 +293,18 @@ def test_malformed_rows_do_not_fail_the_answer(simulator_factory) -> None:  # ty
     assert faults.get("malformed_rows", 0) > 0
     if faults.get("malformed_text_number", 0) or faults.get("malformed_null_close", 0):
         assert df.null_count().sum_horizontal().item() > 0
+
+
+def test_user_without_clock_keeps_the_servers_count(simulator_factory) -> None:  # type: ignore[no-untyped-def]
+    """Frozen simulator clock, real-time HTTP Date: the counter must not be zeroed."""
+    sim = simulator_factory(daily_quota=500)
+
+    async def go() -> None:
+        async with EodhdClient(settings_for(sim)) as client:  # no clock injected
+            await client.eod_history("US", "BRK-B", dt.date(2026, 11, 1))
+            info = await client.user()
+            assert info.requests_today == 1
+            assert info.remaining == 499
+            assert info.resets_at > SIM_NOW
+
+    run(go())

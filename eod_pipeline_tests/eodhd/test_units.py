@@ -342,12 +342,21 @@ def test_user_parse_and_stale_counter() -> None:
         b'{"name":"n","email":"e@x","subscriptionType":"commercial","apiRequests":1234,'
         b'"apiRequestsDate":"2026-11-20","dailyRateLimit":100000,"extraLimit":0}'
     )
-    reset = dt.datetime(2026, 11, 21, tzinfo=dt.UTC)
-    info = P.parse_user(body, today=dt.date(2026, 11, 20), resets_at=reset)
+    same_day = dt.datetime(2026, 11, 20, 23, 0, tzinfo=dt.UTC)
+    info = P.parse_user(body, now=same_day, zero_stale=True)
     assert (info.requests_today, info.daily_limit, info.remaining) == (1234, 100000, 98766)
+    assert info.resets_at == dt.datetime(2026, 11, 21, tzinfo=dt.UTC)
     assert "e@x" not in repr(info)
-    stale = P.parse_user(body, today=dt.date(2026, 11, 21), resets_at=reset)
+    next_day = dt.datetime(2026, 11, 21, 1, 0, tzinfo=dt.UTC)
+    # With an authoritative clock, yesterday's counter means nothing was used today ...
+    stale = P.parse_user(body, now=next_day, zero_stale=True)
     assert stale.requests_today == 0 and stale.remaining == 100000
+    # ... without one, the server's count stands (the safe error).
+    kept = P.parse_user(body, now=next_day, zero_stale=False)
+    assert kept.requests_today == 1234
+    # A server day ahead of our clock wins for the reset time.
+    behind = P.parse_user(body, now=dt.datetime(2026, 11, 19, tzinfo=dt.UTC), zero_stale=True)
+    assert behind.resets_at == dt.datetime(2026, 11, 21, tzinfo=dt.UTC)
 
 
 def test_symbols_constants_and_null_isin() -> None:
