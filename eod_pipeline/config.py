@@ -8,6 +8,7 @@ instead of surfacing as a confusing run failure later.
     EOD_START_DATE=2020-01-02            # start for codes given without one
     EOD_MAX_FAILED_SHARE=0.02            # share of failed tickers a partition tolerates
     EOD_REFRESH_DELAY_MINUTES=0          # extra wait after the documented data delay
+    EOD_BATCH_ROWS=100000                # rows per COPY batch (and per commit) of a fetch
 
 The file form (`EOD_CONFIG=eod.toml`):
 
@@ -39,6 +40,10 @@ DEFAULT_START = dt.date(2020, 1, 2)
 #: A partition with more failed tickers than this share is not reported as complete.
 DEFAULT_MAX_FAILED_SHARE = 0.02
 
+#: Rows per batch a fetch hands to the warehouse: large enough that COPY runs at full
+#: speed, small enough that a batch is ~10 MB in memory and a crash loses little work.
+DEFAULT_BATCH_ROWS = 100_000
+
 _ENTRY = re.compile(r"^(?P<code>[A-Z0-9]+)(?::(?P<start>[^:]+))?$")
 
 
@@ -61,6 +66,7 @@ class PipelineConfig:
     exchanges: tuple[ExchangeSetting, ...]
     max_failed_share: float = DEFAULT_MAX_FAILED_SHARE
     refresh_delay: dt.timedelta = dt.timedelta(0)
+    batch_rows: int = DEFAULT_BATCH_ROWS
 
     def exchange(self, code: str) -> ExchangeSetting:
         for setting in self.exchanges:
@@ -159,4 +165,12 @@ def load_config(env: Mapping[str, str] | None = None, today: dt.date | None = No
         raise ConfigError(
             f"EOD_REFRESH_DELAY_MINUTES: {delay_raw!r} is not a number of minutes"
         ) from None
-    return PipelineConfig(exchanges=exchanges, max_failed_share=share, refresh_delay=delay)
+    batch_raw = env.get("EOD_BATCH_ROWS", file.get("batch_rows", DEFAULT_BATCH_ROWS))
+    try:
+        batch_rows = int(batch_raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"EOD_BATCH_ROWS: {batch_raw!r} is not a whole number") from None
+    if batch_rows < 1:
+        raise ConfigError(f"EOD_BATCH_ROWS: {batch_rows} must be at least 1")
+    return PipelineConfig(exchanges=exchanges, max_failed_share=share, refresh_delay=delay,
+                          batch_rows=batch_rows)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import dagster as dg
 
 from eod_pipeline.config import PipelineConfig, load_config
@@ -31,6 +33,14 @@ def default_resources() -> dict[str, object]:
 def build_definitions(pipeline: PipelineConfig | None = None,
                       resources: dict[str, object] | None = None) -> dg.Definitions:
     pipeline = pipeline or load_config()
+    with warnings.catch_warnings():
+        # BackfillPolicy is "beta" in Dagster 1.13 yet it is how ranges run as one run
+        # (../shared/platform-notes.md); the warning would print on every load.
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return _build(pipeline, resources)
+
+
+def _build(pipeline: PipelineConfig, resources: dict[str, object] | None) -> dg.Definitions:
     assets: list[dg.AssetsDefinition] = [exchanges, *build_reference_assets(pipeline)]
     checks = []
     for setting in pipeline.exchanges:

@@ -62,9 +62,15 @@ class EodhdResource(dg.ConfigurableResource):
     base_url: str | None = None
     requests_per_minute: float | None = None
     max_in_flight: int | None = None
+    timeout_s: float | None = None
+    max_retries: int | None = None
 
     def settings(self) -> EodhdSettings:
         overrides: dict[str, object] = {}
+        if self.timeout_s:
+            overrides["timeout_s"] = self.timeout_s
+        if self.max_retries is not None:
+            overrides["max_retries"] = self.max_retries
         if self.base_url:
             overrides["base_url"] = self.base_url
         if self.requests_per_minute:

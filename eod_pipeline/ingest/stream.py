@@ -27,6 +27,7 @@ from typing import Any
 import polars as pl
 import psycopg
 
+from eod_pipeline.config import DEFAULT_BATCH_ROWS
 from eod_pipeline.eodhd.client import EodhdClient
 from eod_pipeline.eodhd.errors import AuthenticationError, EodhdError, QuotaExhaustedError
 from eod_pipeline.eodhd.settings import EodhdSettings
@@ -37,9 +38,6 @@ from eod_pipeline.warehouse.tables import PRICES
 
 log = logging.getLogger(__name__)
 
-#: Rows per batch handed to the I/O manager: large enough that COPY runs at full speed
-#: (its per-statement overhead is ~ms), small enough that a batch is ~10 MB in memory.
-BATCH_ROWS = 100_000
 #: Answers waiting to be written; with ~2,500-row histories this bounds memory to a few
 #: batches while the writer is busy.
 QUEUE_ANSWERS = 256
@@ -71,7 +69,7 @@ class PriceStream:
 
     def __init__(self, settings: EodhdSettings, plan: FetchPlan, database_url: str,
                  run_id: str, logger: logging.Logger | Any = log,
-                 max_failed_share: float = 0.02, batch_rows: int = BATCH_ROWS,
+                 max_failed_share: float = 0.02, batch_rows: int = DEFAULT_BATCH_ROWS,
                  dataset: str = "prices") -> None:
         self.settings = settings
         self.plan = plan

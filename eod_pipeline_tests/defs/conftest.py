@@ -14,13 +14,15 @@ def harness_factory(warehouse_url, monkeypatch):
     sims: list[SimulatorServer] = []
     with dg.instance_for_test() as instance:
 
-        def make(spec: str = "US:2025-01-02", now: dt.datetime = SIM_NOW, **sim_fields):
+        def make(spec: str = "US:2025-01-02", now: dt.datetime = SIM_NOW,
+                 pipeline: dict | None = None, eodhd: dict | None = None, **sim_fields):
             # The client paces itself to the server's advertised limit; the real one
             # (1,000/min) would make these tests wait on pacing, not on the code tested.
             sim_fields.setdefault("per_minute_limit", 100_000)
             sim = SimulatorServer(SimulatorConfig(now=now, **sim_fields)).start()
             sims.append(sim)
-            return Harness(sim, warehouse_url, instance, make_pipeline(spec, now.date()), now)
+            return Harness(sim, warehouse_url, instance,
+                           make_pipeline(spec, now.date(), **(pipeline or {})), now, eodhd)
 
         yield make
     for sim in sims:

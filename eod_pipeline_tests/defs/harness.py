@@ -27,12 +27,14 @@ class Harness:
     pipeline: PipelineConfig
     now: dt.datetime
 
+    eodhd_options: dict[str, Any] | None = None
+
     def resources(self) -> dict[str, Any]:
         warehouse = WarehouseResource(database_url=self.warehouse_url)
         return {
             "warehouse": warehouse,
             "io_manager": WarehouseIOManager(warehouse=warehouse),
-            "eodhd": EodhdResource(base_url=self.sim.base_url),
+            "eodhd": EodhdResource(base_url=self.sim.base_url, **(self.eodhd_options or {})),
             "clock": ClockResource(now_iso=self.now.isoformat()),
         }
 
@@ -88,5 +90,6 @@ class Harness:
         return sum(n for per_day in credits.values() for n in per_day.values())
 
 
-def make_pipeline(spec: str, today: dt.date) -> PipelineConfig:
-    return PipelineConfig(exchanges=parse_exchanges(spec, dt.date(2020, 1, 2), today))
+def make_pipeline(spec: str, today: dt.date, **settings: Any) -> PipelineConfig:
+    return PipelineConfig(exchanges=parse_exchanges(spec, dt.date(2020, 1, 2), today),
+                          **settings)

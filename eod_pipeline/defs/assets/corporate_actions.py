@@ -173,7 +173,8 @@ def build_adjustments_asset(setting: ExchangeSetting, pipeline: PipelineConfig
             tickers_known=len(tickers), tickers_skipped=0,
         )
         stream = PriceStream(eodhd.settings(), plan, warehouse.url(), context.run_id,
-                             context.log, pipeline.max_failed_share, dataset="adjustments")
+                             context.log, pipeline.max_failed_share, pipeline.batch_rows,
+                             dataset="adjustments")
 
         def finish() -> dict:
             md = stream.summary()

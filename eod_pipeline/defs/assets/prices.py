@@ -111,7 +111,7 @@ def build_price_asset(setting: ExchangeSetting, pipeline: PipelineConfig) -> dg.
             context.log.info(f"Quota: {user.remaining} calls left today, this run needs "
                              f"{plan.calls}")
         stream = PriceStream(eodhd.settings(), plan, warehouse.url(), context.run_id,
-                             context.log, pipeline.max_failed_share)
+                             context.log, pipeline.max_failed_share, pipeline.batch_rows)
         return FrameStream(stream, finish=stream.summary)
 
     return prices

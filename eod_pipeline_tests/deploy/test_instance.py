@@ -1,0 +1,127 @@
+"""dagster.yaml (PostgreSQL, docker compose) and the packaged local template (SQLite),
+loaded with Dagster's own config validation and instantiated as real instances.
+
+What matters in both: one slot for the `eodhd` pool (every EODHD step declares it, so
+concurrent runs never exceed the API limits together), queued runs with their limit under
+`concurrency:` (Dagster refuses it under run_coordinator once `concurrency:` exists), and
+telemetry off.
+"""
+
+from __future__ import annotations
+
+import shutil
+from importlib import resources
+from pathlib import Path
+
+import pytest
+import yaml
+from dagster import DagsterInstance
+from dagster._config import process_config
+from dagster._core.instance.config import PoolGranularity, dagster_instance_config
+from dagster._core.launcher import DefaultRunLauncher
+from dagster._core.run_coordinator import QueuedRunCoordinator
+from dagster._core.storage.config import pg_config
+from dagster_postgres.utils import pg_url_from_config
+
+from eod_pipeline_tests.deploy import files
+
+EODHD_POOL = "eodhd"
+DUMMY_PG_ENV = {
+    "DAGSTER_PG_HOST": "dagster-db",
+    "DAGSTER_PG_PORT": "5432",
+    "DAGSTER_PG_USER": "dagster",
+    "DAGSTER_PG_PASSWORD": "p@ss:word",
+    "DAGSTER_PG_DB": "dagster",
+}
+
+
+def _home_with(tmp_path: Path, config: Path) -> Path:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(config, home / "dagster.yaml")
+    return home
+
+
+def _assert_pipeline_policies(instance: DagsterInstance) -> None:
+    concurrency = instance.get_concurrency_config()
+    assert concurrency.pool_config.default_pool_limit == 1
+    assert concurrency.pool_config.pool_granularity == PoolGranularity.OP
+    assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
+    assert concurrency.run_queue_config is not None
+    assert concurrency.run_queue_config.max_concurrent_runs == 4
+    assert isinstance(instance.run_launcher, DefaultRunLauncher)
+    assert not instance.telemetry_enabled
+    assert instance.run_monitoring_enabled
+    # The default limit really applies to the pool the assets declare.
+    storage = instance.event_log_storage
+    assert storage.supports_global_concurrency_limits
+    storage.initialize_concurrency_limit_to_default(EODHD_POOL)
+    assert storage.get_concurrency_info(EODHD_POOL).slot_count == 1
+
+
+def test_local_template_is_packaged() -> None:
+    # `eod-pipeline demo` reads it with importlib.resources from the installed package.
+    packaged = resources.files("eod_pipeline") / "templates" / "dagster.local.yaml"
+    assert packaged.is_file()
+    assert packaged.read_text() == files.LOCAL_DAGSTER_YAML.read_text()
+
+
+def test_local_template_is_a_valid_sqlite_instance(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    home = _home_with(tmp_path, files.LOCAL_DAGSTER_YAML)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    config, custom_class = dagster_instance_config(str(home))
+    assert custom_class is None
+    assert "storage" not in config, "the local instance keeps SQLite, the default"
+    instance = DagsterInstance.from_config(str(home))
+    try:
+        assert type(instance.event_log_storage).__name__.startswith("Sqlite")
+        _assert_pipeline_policies(instance)
+    finally:
+        instance.dispose()
+    assert (home / "history").is_dir() or (home / "storage").is_dir()
+
+
+def test_both_configs_have_the_same_concurrency_policy() -> None:
+    local = yaml.safe_load(files.LOCAL_DAGSTER_YAML.read_text())
+    deployed = yaml.safe_load(files.DAGSTER_YAML.read_text())
+    assert local["concurrency"] == deployed["concurrency"]
+    assert local["run_coordinator"] == deployed["run_coordinator"]
+    assert local["telemetry"] == deployed["telemetry"] == {"enabled": False}
+
+
+def test_deployed_config_validates_and_uses_psycopg2(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in DUMMY_PG_ENV.items():
+        monkeypatch.setenv(name, value)
+    home = _home_with(tmp_path, files.DAGSTER_YAML)
+    config, _ = dagster_instance_config(str(home))
+    postgres = config["storage"]["postgres"]
+    resolved = process_config(pg_config(), postgres)
+    assert resolved.success, resolved.errors
+    url = pg_url_from_config(resolved.value)
+    # psycopg2 explicitly: dagster-postgres installs only psycopg2, and a bare
+    # postgresql:// URL makes SQLAlchemy 2.1 pick psycopg 3.
+    assert url == "postgresql+psycopg2://dagster:p%40ss%3Aword@dagster-db:5432/dagster"
+
+
+def test_deployed_config_needs_no_run_limit_under_the_coordinator() -> None:
+    config = yaml.safe_load(files.DAGSTER_YAML.read_text())
+    assert "config" not in config["run_coordinator"]
+    assert "run_queue" not in config
+
+
+def test_deployed_config_runs_on_postgresql(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            dagster_pg_env: dict[str, str]) -> None:
+    # The real thing: dagster.yaml, as the image installs it, against a PostgreSQL server.
+    for name, value in dagster_pg_env.items():
+        monkeypatch.setenv(name, value)
+    home = _home_with(tmp_path, files.DAGSTER_YAML)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    instance = DagsterInstance.from_config(str(home))
+    try:
+        assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        _assert_pipeline_policies(instance)
+    finally:
+        instance.dispose()
