@@ -136,3 +136,15 @@ def test_hypertable_merge_statement_upserts_and_counts(conn, monkeypatch):
     same = write_frames(conn, PRICES, mixed, JAN)
     assert (same.inserted, same.updated, same.unchanged) == (0, 0, 10)
     assert_frame_equal(read_slice(conn, PRICES, JAN), mixed.sort("exchange", "symbol", "date"))
+
+
+def test_merge_counts_inserted_and_updated_rows_exactly(conn):
+    base = price_frame(symbols=("AAA", "BBB"))
+    write_frames(conn, PRICES, base, JAN)
+    changed = base.filter(pl.col("symbol") == "AAA").with_columns(pl.col("volume") + 1)
+    mixed = pl.concat([changed, base.filter(pl.col("symbol") == "BBB"),
+                       price_frame(symbols=("NEW",))])
+    report = write_frames(conn, PRICES, mixed, JAN)
+    assert (report.mode, report.inserted, report.updated, report.unchanged) == (
+        "merge", 5, 5, 5)
+    assert_frame_equal(read_slice(conn, PRICES, JAN), mixed.sort("exchange", "symbol", "date"))
