@@ -107,21 +107,3 @@ def record_bulk_days(conn: psycopg.Connection, exchange: str, dataset: str, run_
             [(exchange, dataset, d, d, n, run_id) for d, n in days],
         )
     conn.commit()
-
-
-def forget(conn: psycopg.Connection, exchange: str, dataset: str,
-           symbols: Iterable[str] | None, start: dt.date, end: dt.date) -> None:
-    """Drop knowledge (e.g. to refetch re-adjusted history): entries overlapping the range."""
-    if symbols is None:
-        conn.execute(
-            "DELETE FROM eod.fetch_log WHERE exchange = %s AND dataset = %s "
-            "AND start_date <= %s AND end_date >= %s",
-            (exchange, dataset, end, start),
-        )
-    else:
-        conn.execute(
-            "DELETE FROM eod.fetch_log WHERE exchange = %s AND dataset = %s "
-            "AND symbol = ANY(%s) AND start_date <= %s AND end_date >= %s",
-            (exchange, dataset, list(symbols), end, start),
-        )
-    conn.commit()

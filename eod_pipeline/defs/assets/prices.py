@@ -93,11 +93,11 @@ def build_price_asset(setting: ExchangeSetting, pipeline: PipelineConfig) -> dg.
         end = (window.end - dt.timedelta(microseconds=1)).date()
         force = _strategy(config.strategy)
         with warehouse.connect() as conn:
-            if config.refetch:
-                coverage.forget(conn, code, "prices", None, start, end)
             holidays = queries.holidays(conn, code)
             symbols = queries.symbol_codes(conn, code)
-            known = coverage.load_coverage(conn, code)
+            # A refetch plans as if nothing were known but keeps the log: should it fail,
+            # what was already paid for is still known to the next run.
+            known = coverage.Coverage() if config.refetch else coverage.load_coverage(conn, code)
         days = list(trading_days(start, end, holidays))
         plan = plan_fetch(code, start, end, days, symbols, known, force)
         context.log.info(
