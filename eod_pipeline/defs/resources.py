@@ -13,7 +13,7 @@ from pydantic import PrivateAttr
 
 from eod_pipeline.eodhd.client import EodhdClient
 from eod_pipeline.eodhd.settings import EodhdSettings
-from eod_pipeline.warehouse.connection import connect, resolve_database_url
+from eod_pipeline.warehouse.connection import connect, resolve_database_url, timescaledb_wanted
 from eod_pipeline.warehouse.migrations import StorageMode, ensure_schema
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class WarehouseResource(dg.ConfigurableResource):
     def connect(self) -> psycopg.Connection:
         conn = connect(self.url())
         if self._mode is None:
-            self._mode = ensure_schema(conn)
+            self._mode = ensure_schema(conn, use_timescaledb=timescaledb_wanted())
         return conn
 
     @property

@@ -9,6 +9,13 @@ import psycopg
 from eod_pipeline.warehouse.embedded import EmbeddedPostgres, default_home
 
 DATABASE_URL_ENV = "EOD_DATABASE_URL"
+TIMESCALEDB_ENV = "EOD_TIMESCALEDB"
+
+
+def timescaledb_wanted() -> bool:
+    """`EOD_TIMESCALEDB=off` keeps plain tables even where the extension exists."""
+    return os.environ.get(TIMESCALEDB_ENV, "auto").strip().lower() not in (
+        "off", "false", "0", "no")
 
 
 def resolve_database_url(explicit: str | None = None) -> str:
