@@ -89,7 +89,7 @@ def test_faulted_multi_year_backfill_equals_the_source(harness_factory):
         symbols_per_exchange=80,
         error_5xx_rate=0.08, truncate_rate=0.05, hang_rate=0.03, malformed_rate=0.001,
         # 429s: a small window the client does not know about (no rate headers).
-        per_minute_limit=40, rate_window_s=1.0, rate_header_share=0.0, retry_after_share=0.5,
+        per_minute_limit=20, rate_window_s=1.0, rate_header_share=0.0, retry_after_share=0.5,
         eodhd={"timeout_s": 1.0, "max_in_flight": 8, "requests_per_minute": 60_000},
     )
     h.sim.configure(error_5xx_rate=0.0, truncate_rate=0.0, hang_rate=0.0)
