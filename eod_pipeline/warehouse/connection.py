@@ -36,8 +36,14 @@ def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
 
 
 def redact_url(url: str) -> str:
-    """The URL without its password, for log lines and error messages."""
-    info = psycopg.conninfo.conninfo_to_dict(url)
+    """The URL without its password, for log lines and error messages.
+
+    Never raises: it is called on error paths, where the URL may be the problem.
+    """
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.Error:
+        return "<unparsable database URL>"
     host = info.get("host", "localhost")
     port = info.get("port", "5432")
     return f"postgresql://{info.get('user', '')}@{host}:{port}/{info.get('dbname', '')}"

@@ -1,0 +1,262 @@
+"""What the commands share: argument types, error mapping, warehouse and quota access, tables.
+
+Error policy (why it lives here): every command turns the project's own exceptions into
+one clear line and an exit code a script can act on, instead of a traceback:
+- a bad argument -> click's usage error naming the option, exit 2 (click's convention);
+- an invalid setting (`ConfigError`) -> the setting's message, exit 2;
+- anything the environment is missing (no PostgreSQL binaries, database down) -> the
+  reason, exit 1.
+Nothing printed may contain the EODHD token: messages come from the client's redacted
+errors or from our own text, and URLs are shown through `redact_url` / the redactor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import click
+import psycopg
+
+from eod_pipeline.config import ConfigError, PipelineConfig, load_config
+from eod_pipeline.eodhd.errors import EodhdError
+from eod_pipeline.eodhd.models import UserInfo
+from eod_pipeline.eodhd.redaction import Redactor
+from eod_pipeline.eodhd.settings import ENV_BASE_URL, ENV_TOKEN, EodhdSettings
+from eod_pipeline.markets.registry import EXCHANGES
+from eod_pipeline.warehouse.connection import (
+    DATABASE_URL_ENV,
+    redact_url,
+    resolve_database_url,
+    timescaledb_wanted,
+)
+from eod_pipeline.warehouse.embedded import EmbeddedPostgresError
+from eod_pipeline.warehouse.migrations import StorageMode, ensure_schema
+
+#: Exit code for invalid settings, the same as click's for invalid arguments: both are
+#: "fix what you typed or exported", unlike 1 ("something in the environment failed").
+CONFIG_EXIT_CODE = 2
+
+#: Seconds the free `/user` call may take before a command gives up on it: it is only
+#: information, so a slow or unreachable API must not hold `plan` or `doctor` for long.
+USER_CALL_TIMEOUT_S = 10.0
+
+
+class ConfigProblem(click.ClickException):
+    """An invalid pipeline setting (EOD_EXCHANGES, EOD_CONFIG, ...), reported with exit 2."""
+
+    exit_code = CONFIG_EXIT_CODE
+
+
+def pipeline_config(env: Mapping[str, str] | None = None) -> PipelineConfig:
+    """`load_config`, with a `ConfigError` turned into a one-line message and exit 2."""
+    try:
+        return load_config(env)
+    except ConfigError as exc:
+        raise ConfigProblem(str(exc)) from None
+
+
+class IsoDate(click.ParamType):
+    """A calendar date written YYYY-MM-DD; anything else is refused with that hint."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> dt.date:
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return dt.date.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not a date (expected YYYY-MM-DD)", param, ctx)
+
+
+class ExchangeCode(click.ParamType):
+    """An EODHD exchange code the pipeline knows (registry), normalized to upper case."""
+
+    name = "CODE"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> str:
+        code = str(value).strip().upper()
+        if code not in EXCHANGES:
+            self.fail(
+                f"{value!r} is not an exchange code this pipeline knows "
+                f"(known: {', '.join(sorted(EXCHANGES))})",
+                param, ctx,
+            )
+        return code
+
+
+def configured_exchange_start(config: PipelineConfig, code: str,
+                              param_hint: str = "'--exchange'") -> dt.date:
+    """The configured start of `code`, or a usage error saying what is configured."""
+    for setting in config.exchanges:
+        if setting.code == code:
+            return setting.start
+    configured = ", ".join(s.code for s in config.exchanges)
+    raise click.BadParameter(
+        f"{code!r} is not configured (EOD_EXCHANGES: {configured})", param_hint=param_hint
+    )
+
+
+# ----- warehouse ---------------------------------------------------------------------------
+
+
+def warehouse_url() -> str:
+    """The warehouse URL (EOD_DATABASE_URL or the embedded cluster, started on demand)."""
+    try:
+        return resolve_database_url()
+    except EmbeddedPostgresError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def database_source() -> str:
+    """Where the URL comes from, for messages: the setting or the embedded cluster."""
+    return DATABASE_URL_ENV if os.environ.get(DATABASE_URL_ENV) else "embedded cluster"
+
+
+@contextmanager
+def warehouse(*, apply_schema: bool = True
+              ) -> Iterator[tuple[psycopg.Connection, StorageMode | None]]:
+    """A connection to the warehouse, with the schema brought up to date by default.
+
+    Applying the schema here is what every Dagster run does on its first connection
+    (`WarehouseResource.connect`): idempotent, and it lets `plan`/`status` work on a fresh
+    warehouse instead of failing on a missing table.
+    """
+    url = warehouse_url()
+    try:
+        conn = psycopg.connect(url, connect_timeout=10, application_name="eod-pipeline-cli")
+    except psycopg.Error as exc:
+        raise click.ClickException(
+            f"cannot reach the warehouse at {connection_failure(url, exc)}"
+        ) from None
+    with conn:
+        mode = (ensure_schema(conn, use_timescaledb=timescaledb_wanted()) if apply_schema
+                else None)
+        yield conn, mode
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+#: `scheme://user:PASSWORD@` and `password=PASSWORD` in free text.
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+_KEYWORD_PASSWORD = re.compile(r"(password\s*=\s*)\S+", re.IGNORECASE)
+
+
+def shown_url(url: str) -> str:
+    """`redact_url`, or a placeholder when the URL does not even parse (redact_url would
+    raise, and the raw text holds the password)."""
+    try:
+        return redact_url(url)
+    except psycopg.Error:
+        return "(unparseable database URL)"
+
+
+def scrub(text: str, url: str) -> str:
+    """`text` (e.g. a driver error that may quote the URL) without the URL's password."""
+    text = _KEYWORD_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1***@", text))
+    try:
+        password = psycopg.conninfo.conninfo_to_dict(url).get("password")
+    except psycopg.Error:
+        password = None
+    return text.replace(str(password), "***") if password else text
+
+
+def connection_failure(url: str, exc: BaseException) -> str:
+    """One line saying which database (redacted, and from where) failed and why."""
+    return f"{shown_url(url)} ({database_source()}): {scrub(_first_line(exc), url)}"
+
+
+# ----- EODHD account ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuotaLookup:
+    """The outcome of a free `/user` call: `info`, or `reason` why there is none."""
+
+    info: UserInfo | None
+    reason: str = ""
+    base_url: str = ""
+
+
+def token_is_set(env: Mapping[str, str] | None = None) -> bool:
+    env = os.environ if env is None else env
+    return bool(env.get(ENV_TOKEN, "").strip())
+
+
+def lookup_quota(env: Mapping[str, str] | None = None) -> QuotaLookup:
+    """Today's standing from `/user` (costs 0 calls), never raising.
+
+    One attempt plus one retry and a short timeout: this is a status display, and a long
+    retry budget would make `plan` or `doctor` hang when the API is down.
+    """
+    env = os.environ if env is None else env
+    if not token_is_set(env):
+        return QuotaLookup(None, f"{ENV_TOKEN} not set")
+    settings = EodhdSettings.from_env(
+        env, max_retries=1, max_rate_limit_retries=1, timeout_s=USER_CALL_TIMEOUT_S,
+        max_retry_after_s=5.0, backoff_cap_s=2.0,
+    )
+    base_url = Redactor([settings.token]).redact(settings.base_url)
+
+    async def ask() -> UserInfo:
+        from eod_pipeline.eodhd.client import EodhdClient
+
+        async with EodhdClient(settings) as client:
+            return await client.user()
+
+    try:
+        return QuotaLookup(asyncio.run(ask()), base_url=base_url)
+    except EodhdError as exc:  # messages are redacted by the client
+        return QuotaLookup(None, f"{type(exc).__name__}: {exc}", base_url=base_url)
+    except Exception as exc:  # anything else: show the class only, the text may hold a URL
+        return QuotaLookup(None, f"{type(exc).__name__} talking to {base_url}",
+                           base_url=base_url)
+
+
+def api_base_url(env: Mapping[str, str] | None = None) -> str:
+    env = os.environ if env is None else env
+    from eod_pipeline.eodhd.settings import DEFAULT_BASE_URL
+
+    return (env.get(ENV_BASE_URL) or "").strip() or DEFAULT_BASE_URL
+
+
+# ----- output ------------------------------------------------------------------------------
+
+
+def n(value: int) -> str:
+    """An integer with thousands separators: quota and cost numbers run to 100,000s."""
+    return f"{value:,}"
+
+
+def utc(moment: dt.datetime | None) -> str:
+    if moment is None:
+        return "never"
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]],
+          right: Sequence[int] = ()) -> str:
+    """A plain aligned text table; columns whose index is in `right` are right-aligned."""
+    cells = [[str(h) for h in headers], *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+
+    def line(row: list[str]) -> str:
+        parts = [c.rjust(w) if i in right else c.ljust(w)
+                 for i, (c, w) in enumerate(zip(row, widths, strict=True))]
+        return "  ".join(parts).rstrip()
+
+    out = [line(cells[0]), "  ".join("-" * w for w in widths)]
+    out.extend(line(r) for r in cells[1:])
+    return "\n".join(out)

@@ -1,0 +1,364 @@
+"""`eod-pipeline demo`: the offline quickstart, nothing to install or configure.
+
+It wires the real pipeline to simulated inputs: the embedded warehouse (or
+EOD_DATABASE_URL), the EODHD simulator as a subprocess, a project-local DAGSTER_HOME, and
+`dagster dev`. The pipeline code that runs is exactly the production code; only the API
+it talks to is simulated, which the first lines of output say in capitals.
+
+Why subprocesses in their own sessions: Ctrl-C then reaches only this process, which
+stops the children in order (UI first, simulator last) with one signal each, instead of
+every process receiving the terminal's SIGINT at once and `dagster dev` being interrupted
+again in the middle of its own shutdown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from eod_pipeline.commands.common import (
+    database_source,
+    lookup_quota,
+    pipeline_config,
+    shown_url,
+    warehouse,
+    warehouse_url,
+)
+from eod_pipeline.config import DEFAULT_EXCHANGES, PipelineConfig
+from eod_pipeline.eodhd.settings import ENV_BASE_URL, ENV_TOKEN
+from eod_pipeline.simulator import DEFAULT_TOKEN
+from eod_pipeline.simulator.calendar import EXCHANGES as SIMULATED_EXCHANGES
+from eod_pipeline.warehouse.connection import DATABASE_URL_ENV
+from eod_pipeline.warehouse.embedded import default_home
+from eod_pipeline.warehouse.migrations import StorageMode
+
+#: The first lines the demo prints, before anything can scroll them away.
+BANNER = (
+    "=" * 78,
+    "SIMULATED DATA: this demo serves generated prices from a local EODHD simulator.",
+    "They are NOT real market data. For real data set EODHD_API_TOKEN and run",
+    "`dagster dev -m eod_pipeline.defs` (see README.md).",
+    "=" * 78,
+)
+
+#: Used when the packaged template is missing (e.g. an install without package data).
+#: Same meaning as eod_pipeline/templates/dagster.local.yaml: SQLite storage, queued runs,
+#: one slot for the `eodhd` pool; run limits under `concurrency:` (Dagster refuses them
+#: under run_coordinator once `concurrency:` exists).
+FALLBACK_DAGSTER_YAML = """\
+run_coordinator:
+  module: dagster._core.run_coordinator
+  class: QueuedRunCoordinator
+concurrency:
+  pools:
+    default_limit: 1
+  runs:
+    max_concurrent_runs: 4
+telemetry:
+  enabled: false
+"""
+
+#: Seconds to wait for the simulator and for the Dagster webserver to answer.
+SIMULATOR_START_TIMEOUT_S = 30.0
+WEBSERVER_START_TIMEOUT_S = 180.0
+#: Seconds a child gets to shut down after its interrupt before its process group is
+#: terminated; `dagster dev` itself waits for its webserver and daemon.
+CHILD_STOP_GRACE_S = 30.0
+
+
+def demo_start_date(today: dt.date) -> dt.date:
+    """January 2 of last year: a year and more of history, a few minutes of fetching."""
+    return dt.date(today.year - 1, 1, 2)
+
+
+def dagster_yaml_text() -> str:
+    """The instance config for a one-machine Dagster: the packaged template, else inline."""
+    try:
+        return (resources.files("eod_pipeline") / "templates" / "dagster.local.yaml").read_text()
+    except (FileNotFoundError, ModuleNotFoundError, NotADirectoryError):
+        return FALLBACK_DAGSTER_YAML
+
+
+def prepare_dagster_home(home: Path) -> tuple[Path, bool]:
+    """`home/dagster_home` with a dagster.yaml; an existing one is kept (user edits win).
+
+    Returns the directory and whether the file was written now.
+    """
+    dagster_home = home / "dagster_home"
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    config_file = dagster_home / "dagster.yaml"
+    if config_file.exists():
+        return dagster_home, False
+    config_file.write_text(dagster_yaml_text())
+    return dagster_home, True
+
+
+def demo_environment(base: Mapping[str, str], home: Path, sim_port: int,
+                     dagster_home: Path | None = None) -> dict[str, str]:
+    """The environment of the demo's children: always the simulator, recent defaults.
+
+    EODHD_BASE_URL and EODHD_API_TOKEN are overridden whatever the user exported: the demo
+    never talks to the real API. EOD_EXCHANGES / EOD_START_DATE are only defaulted.
+    """
+    env = dict(base)
+    env["EOD_HOME"] = str(home)
+    env[ENV_BASE_URL] = f"http://127.0.0.1:{sim_port}/api"
+    env[ENV_TOKEN] = DEFAULT_TOKEN
+    if not env.get("EOD_EXCHANGES") and not env.get("EOD_CONFIG"):
+        env["EOD_EXCHANGES"] = DEFAULT_EXCHANGES
+    if not env.get("EOD_START_DATE"):
+        env["EOD_START_DATE"] = demo_start_date(dt.date.today()).isoformat()
+    if dagster_home is not None:
+        env["DAGSTER_HOME"] = str(dagster_home)
+    return env
+
+
+def _check_port_free(port: int, option: str) -> None:
+    with socket.socket() as s:
+        # SO_REUSEADDR: a port in TIME_WAIT is usable (servers set it too); a listening
+        # socket still conflicts.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            raise click.BadParameter(
+                f"port {port} on 127.0.0.1 is already in use (choose another)",
+                param_hint=option,
+            ) from None
+
+
+def _check_simulated(config: PipelineConfig) -> None:
+    served = {info.code for info in SIMULATED_EXCHANGES}
+    unserved = [s.code for s in config.exchanges if s.code not in served]
+    if unserved:
+        raise click.UsageError(
+            f"EOD_EXCHANGES: the simulator serves only {', '.join(sorted(served))}; "
+            f"not {', '.join(unserved)} (unset EOD_EXCHANGES for the default "
+            f"{DEFAULT_EXCHANGES})"
+        )
+
+
+# ----- children ----------------------------------------------------------------------------
+
+
+@dataclass
+class Child:
+    """A subprocess in its own session (so its process group can be ended as a whole)."""
+
+    name: str
+    proc: subprocess.Popen[bytes]
+
+    @classmethod
+    def spawn(cls, name: str, argv: list[str], env: Mapping[str, str],
+              **kwargs: object) -> Child:
+        proc = subprocess.Popen(argv, env=dict(env), start_new_session=True, **kwargs)  # type: ignore[call-overload]
+        return cls(name, proc)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, grace_s: float = CHILD_STOP_GRACE_S) -> None:
+        """SIGINT (a Ctrl-C: graceful), then SIGTERM, then SIGKILL to the whole group."""
+        if not self.alive():
+            return
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.send_signal(signal.SIGINT)
+        for sig, wait_s in ((None, grace_s), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+            if sig is not None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(timeout=wait_s)
+            except subprocess.TimeoutExpired:
+                continue
+            break
+        # Grandchildren (code servers, run workers) may outlive a leader that exited on the
+        # first signal: they get SIGTERM, then SIGKILL if still there after a grace.
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            if not _group_alive(self.proc.pid):
+                return
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, sig)
+            deadline = time.monotonic() + 10.0
+            while _group_alive(self.proc.pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def wait_for_http(url: str, child: Child, timeout_s: float) -> None:
+    """Poll `url` until it answers 200, failing early if `child` exits."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if not child.alive():
+            raise click.ClickException(
+                f"the {child.name} exited (code {child.proc.returncode}) before it was ready; "
+                "see its output above"
+            )
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            raise click.ClickException(f"the {child.name} did not answer {url} "
+                                       f"within {timeout_s:.0f} s")
+        time.sleep(0.3)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (e.g. from a service manager) stops the demo like Ctrl-C does."""
+
+    def handler(_signo: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+GUIDE = """\
+Dagster UI: {url}
+
+What to click:
+  1. Assets: select `exchanges`, `exchange_calendars` and `symbol_lists`, then
+     Materialize (all partitions). Loads exchanges, holidays and symbol lists.
+  2. Open eod_prices/US, Materialize, pick a date range (e.g. the last month), Launch
+     backfill. The range runs as ONE run that picks the cheaper fetch (bulk by date or
+     per ticker) and streams the rows into the warehouse.
+  3. Runs: open the run to watch it. Then `eod-pipeline status` in another shell shows
+     what the warehouse holds; the daily_refresh sensor keeps the newest day current.
+
+Ctrl-C stops the UI and the simulator (the warehouse keeps running: `eod-pipeline db stop`).
+"""
+
+
+@click.command()
+@click.option("--port", default=3000, show_default=True, type=click.IntRange(1, 65535),
+              help="Port of the Dagster UI.")
+@click.option("--sim-port", default=8765, show_default=True, type=click.IntRange(1, 65535),
+              help="Port of the EODHD simulator.")
+@click.option("--no-ui", is_flag=True,
+              help="Start everything but the UI, check the code location loads, and exit.")
+def demo(port: int, sim_port: int, no_ui: bool) -> None:
+    """Run the pipeline on SIMULATED data with the Dagster UI: no token, no setup.
+
+    Starts the embedded warehouse (unless EOD_DATABASE_URL is set), the EODHD simulator
+    (real-time clock), a project-local DAGSTER_HOME under EOD_HOME (default
+    ./.eod_pipeline) and `dagster dev`. Exchanges default to US, LSE and XETRA from
+    January 2 of last year.
+    """
+    for line in BANNER:
+        click.secho(line, fg="yellow", bold=True)
+
+    home = default_home()  # EOD_HOME or ./.eod_pipeline, as the embedded warehouse uses
+    if os.environ.get(ENV_TOKEN, "").strip() not in ("", DEFAULT_TOKEN):
+        click.echo(f"note: your {ENV_TOKEN} is not used: the demo talks only to the "
+                   "simulator (use `dagster dev -m eod_pipeline.defs` for real data)")
+    env = demo_environment(os.environ, home, sim_port)
+    config = pipeline_config(env)
+    _check_simulated(config)
+    _check_port_free(sim_port, "'--sim-port'")
+    if not no_ui:
+        _check_port_free(port, "'--port'")
+
+    # 1. Warehouse.
+    url = warehouse_url()
+    with warehouse() as (_conn, mode):
+        pass
+    kind = "TimescaleDB" if mode is StorageMode.TIMESCALEDB else "plain PostgreSQL"
+    where = (f"embedded cluster in {home}" if database_source() != DATABASE_URL_ENV
+             else f"{DATABASE_URL_ENV}: simulated rows go into that database")
+    click.echo(f"warehouse   {shown_url(url)} ({where}; {kind})")
+
+    # 2. Dagster instance.
+    dagster_home, written = prepare_dagster_home(home)
+    env["DAGSTER_HOME"] = str(dagster_home)
+    click.echo(f"dagster     DAGSTER_HOME={dagster_home} "
+               f"({'dagster.yaml written' if written else 'existing dagster.yaml kept'})")
+    exchanges = ", ".join(f"{s.code} from {s.start}" for s in config.exchanges)
+    click.echo(f"exchanges   {exchanges}")
+
+    children: list[Child] = []
+    with _sigterm_as_interrupt():
+        try:
+            # 3. Simulator.
+            sim = Child.spawn(
+                "EODHD simulator",
+                [sys.executable, "-m", "eod_pipeline.cli", "simulate", "--port", str(sim_port)],
+                env,
+            )
+            children.append(sim)
+            wait_for_http(f"http://127.0.0.1:{sim_port}/_sim/stats", sim,
+                          SIMULATOR_START_TIMEOUT_S)
+            click.echo(f"simulator   {env[ENV_BASE_URL]} (clock: real time; "
+                       f"{ENV_BASE_URL} and {ENV_TOKEN} set for the pipeline)")
+            if no_ui:
+                _check_without_ui(env)
+                return
+            # 4. Dagster.
+            ui_url = f"http://127.0.0.1:{port}"
+            dev = Child.spawn(
+                "Dagster (dagster dev)",
+                [sys.executable, "-m", "dagster", "dev", "-m", "eod_pipeline.defs",
+                 "-h", "127.0.0.1", "-p", str(port)],
+                env,
+            )
+            children.insert(0, dev)
+            wait_for_http(f"{ui_url}/server_info", dev, WEBSERVER_START_TIMEOUT_S)
+            click.echo("")
+            click.secho(GUIDE.format(url=ui_url), bold=False)
+            while dev.alive() and sim.alive():
+                time.sleep(0.5)
+            if not dev.alive():
+                raise click.ClickException(f"dagster dev exited (code {dev.proc.returncode})")
+            raise click.ClickException("the simulator exited; stopping the demo")
+        except KeyboardInterrupt:
+            click.echo("\nstopping the demo ...")
+        finally:
+            for child in children:
+                child.stop()
+
+
+def _check_without_ui(env: Mapping[str, str]) -> None:
+    """--no-ui: the simulator answers with the demo token, and the code location loads."""
+    lookup = lookup_quota(env)
+    if lookup.info is None:
+        raise click.ClickException(f"the simulator did not answer /user: {lookup.reason}")
+    click.echo(f"api         /user answers: {lookup.info.remaining:,} calls left today")
+    done = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-m", "eod_pipeline.defs"],
+        env=dict(env), capture_output=True, text=True, check=False,
+    )
+    if done.returncode != 0:
+        click.echo(done.stdout + done.stderr, err=True)
+        raise click.ClickException("the Dagster code location eod_pipeline.defs does not load")
+    click.echo("dagster     code location eod_pipeline.defs loads (dagster definitions validate)")
+    click.echo("ready (--no-ui): everything but the UI works; stopping the simulator")

@@ -1,0 +1,474 @@
+"""The `eod-pipeline` commands against a real warehouse and the real simulator.
+
+In-process through click's CliRunner for the details (exact messages, exit codes, what
+`plan` predicts versus what a run then spends), plus real subprocesses for what only a
+process shows: the console script, `simulate` serving over loopback, `demo --no-ui`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import psycopg
+import pytest
+from click.testing import CliRunner, Result
+
+from eod_pipeline.cli import cli
+from eod_pipeline.commands import simulate as simulate_module
+from eod_pipeline.commands.demo import (
+    FALLBACK_DAGSTER_YAML,
+    dagster_yaml_text,
+    demo_environment,
+    demo_start_date,
+)
+from eod_pipeline.markets.registry import EXCHANGES
+from eod_pipeline.simulator import SimulatorServer
+from eod_pipeline_tests.defs.harness import Harness, make_pipeline
+from eod_pipeline_tests.fixtures.simulator import SIM_NOW, SIM_TOKEN
+
+#: Environment the commands read; cleared so the developer's own settings never leak in.
+_SETTINGS = ("EOD_CONFIG", "EOD_EXCHANGES", "EOD_START_DATE", "EOD_MAX_FAILED_SHARE",
+             "EOD_REFRESH_DELAY_MINUTES", "EOD_DATABASE_URL", "EODHD_API_TOKEN",
+             "EODHD_BASE_URL", "EODHD_REQUESTS_PER_MINUTE", "DAGSTER_HOME")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _calls(sim: SimulatorServer) -> int:
+    """API calls the simulator has charged (all tokens, all days)."""
+    return sum(n for per_day in sim.stats()["credits"].values() for n in per_day.values())
+
+
+def _fields(output: str) -> dict[str, str]:
+    """`  name  value` lines of `plan` -> {name: value}."""
+    out = {}
+    for line in output.splitlines():
+        if line.startswith("  ") and (m := re.match(r"^  (\S.*?)\s{2,}(.*)$", line)):
+            out[m[1]] = m[2]
+    return out
+
+
+def _error_line(result: Result) -> str:
+    return next(line for line in result.output.splitlines() if line.startswith("Error:"))
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    for name in _SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    # Anything that would fall back to the embedded cluster makes it here, not in the repo.
+    monkeypatch.setenv("EOD_HOME", str(tmp_path / "eod_home"))
+    return monkeypatch
+
+
+@pytest.fixture
+def env(clean_env: pytest.MonkeyPatch, warehouse_url: str, simulator: SimulatorServer
+        ) -> pytest.MonkeyPatch:
+    """Settings pointing at a fresh warehouse and the simulator, US configured."""
+    clean_env.setenv("EOD_DATABASE_URL", warehouse_url)
+    clean_env.setenv("EODHD_BASE_URL", simulator.base_url)
+    clean_env.setenv("EODHD_API_TOKEN", SIM_TOKEN)
+    clean_env.setenv("EOD_EXCHANGES", "US:2025-01-02,LSE:2025-01-02")
+    return clean_env
+
+
+@pytest.fixture
+def harness(env: pytest.MonkeyPatch, warehouse_url: str, simulator: SimulatorServer
+            ) -> Iterator[Harness]:
+    """Runs real materializations into the same warehouse, from the same simulator."""
+    with dg.instance_for_test() as instance:
+        yield Harness(simulator, warehouse_url, instance,
+                      make_pipeline("US:2025-01-02", SIM_NOW.date()), SIM_NOW)
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+# ----- plan --------------------------------------------------------------------------------
+
+
+def test_plan_predicts_what_the_run_spends_and_spends_nothing_itself(harness: Harness):
+    harness.load_reference("US")
+    assert harness.backfill("US", "2026-11-16", "2026-11-20").success
+    before = _calls(harness.sim)
+
+    result = run("plan", "--exchange", "US", "--from", "2026-11-02", "--to", "2026-11-20")
+
+    assert result.exit_code == 0, result.output
+    assert _calls(harness.sim) == before  # /user is free: not one call spent
+    fields = _fields(result.output)
+    days = harness.sim.universe.trading_days("US", dt.date(2026, 11, 2), dt.date(2026, 11, 20))
+    assert fields["trading days"] == f"{len(days)} (10 not fully fetched yet)"
+    assert fields["bulk by date"] == "1,000 calls (10 requests x 100 calls)"
+    assert fields["strategy"] == "per_ticker_history"
+    calls = int(fields["calls"].replace(",", ""))
+    assert fields["per ticker"] == f"{calls} calls ({calls} requests x 1 call)"
+    assert fields["requests"] == str(calls)
+    assert fields["minutes at rate limit"].startswith("0.0")
+    left = 100_000 - before
+    assert fields["quota"].startswith(f"{left:,} calls left today of 100,000")
+    assert fields["quota suffices"] == f"yes ({calls} needed)"
+    assert SIM_TOKEN not in result.output
+
+    # The run the plan describes spends exactly what the plan said.
+    backfill = harness.backfill("US", "2026-11-02", "2026-11-20")
+    assert backfill.success
+    assert _calls(harness.sim) - before == calls
+
+    # Now everything is known; the run options change the plan as they change the run.
+    args = ("plan", "--exchange", "US", "--from", "2026-11-02", "--to", "2026-11-20")
+    again = run(*args)
+    assert _fields(again.output)["strategy"] == "nothing_missing"
+    assert _fields(again.output)["calls"] == "0"
+    assert "note: the fetch log already covers the whole range" in again.output
+    refetch = _fields(run(*args, "--refetch").output)
+    assert refetch["strategy"] == "per_ticker_history"
+    assert refetch["trading days"] == f"{len(days)} ({len(days)} not fully fetched yet)"
+    forced = _fields(run(*args, "--refetch", "--strategy", "bulk_by_date").output)
+    assert forced["strategy"] == "bulk_by_date (forced by --strategy)"
+    assert forced["calls"] == f"{100 * len(days):,}"
+
+
+def test_plan_on_an_empty_warehouse_goes_bulk_and_says_why(env: pytest.MonkeyPatch):
+    result = run("plan", "--exchange", "US", "--from", "2026-11-16", "--to", "2026-11-20")
+    assert result.exit_code == 0, result.output
+    fields = _fields(result.output)
+    assert fields["strategy"] == "bulk_by_date"
+    assert fields["calls"] == "500"
+    assert "note: no symbol list for US in the warehouse yet" in result.output
+    assert "note: no holidays for US in the warehouse yet" in result.output
+
+
+def test_plan_without_a_token_says_the_quota_is_unknown(env: pytest.MonkeyPatch):
+    env.delenv("EODHD_API_TOKEN")
+    result = run("plan", "--exchange", "US", "--from", "2026-11-16", "--to", "2026-11-20")
+    assert result.exit_code == 0, result.output
+    assert _fields(result.output)["quota"] == "unknown (EODHD_API_TOKEN not set)"
+    assert "quota suffices" not in result.output
+
+
+def test_plan_when_the_quota_does_not_suffice(env: pytest.MonkeyPatch,
+                                              simulator: SimulatorServer):
+    simulator.configure(daily_quota=300)
+    result = run("plan", "--exchange", "US", "--from", "2026-11-16", "--to", "2026-11-20")
+    assert result.exit_code == 0, result.output
+    assert _fields(result.output)["quota suffices"].startswith("NO: needs 500, 300 left")
+
+
+_KNOWN = ", ".join(sorted(EXCHANGES))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--exchange", "US", "--from", "2026-11-20", "--to", "2026-11-02"],
+         "Error: Invalid value for '--from': 2026-11-20 is after --to 2026-11-02"),
+        (["--exchange", "US", "--from", "2026-13-01", "--to", "2026-11-02"],
+         "Error: Invalid value for '--from': '2026-13-01' is not a date (expected YYYY-MM-DD)"),
+        (["--exchange", "US", "--from", "2026-11-02", "--to", "20.11.2026"],
+         "Error: Invalid value for '--to': '20.11.2026' is not a date (expected YYYY-MM-DD)"),
+        (["--exchange", "XX", "--from", "2026-11-02", "--to", "2026-11-20"],
+         f"Error: Invalid value for '--exchange': 'XX' is not an exchange code this pipeline "
+         f"knows (known: {_KNOWN})"),
+        (["--exchange", "XETRA", "--from", "2026-11-02", "--to", "2026-11-20"],
+         "Error: Invalid value for '--exchange': 'XETRA' is not configured "
+         "(EOD_EXCHANGES: US, LSE)"),
+        (["--exchange", "US", "--from", "2024-12-31", "--to", "2026-11-20"],
+         "Error: Invalid value for '--from': 2024-12-31 is before US's configured start "
+         "2025-01-02 (EOD_EXCHANGES / EOD_START_DATE): there are no partitions before it"),
+        (["--exchange", "US", "--from", "2026-11-02", "--to", "2999-01-01"],
+         f"Error: Invalid value for '--to': 2999-01-01 is in the future "
+         f"(today is {dt.date.today()})"),
+        (["--exchange", "US", "--to", "2026-11-20"],
+         "Error: Missing option '--from'."),
+    ],
+    ids=["from-after-to", "bad-from", "bad-to", "unknown-exchange", "not-configured",
+         "before-start", "future", "missing-from"],
+)
+def test_plan_refuses_invalid_arguments(clean_env: pytest.MonkeyPatch, args: list[str],
+                                        message: str):
+    clean_env.setenv("EOD_EXCHANGES", "US:2025-01-02,LSE:2025-01-02")
+    # No database is configured: validation must happen before anything connects.
+    result = run("plan", *args)
+    assert result.exit_code == 2
+    assert _error_line(result) == message
+    assert not (Path(os.environ["EOD_HOME"]) / "postgres").exists()
+
+
+@pytest.mark.parametrize("command", [["status"], ["plan", "--exchange", "US", "--from",
+                                                  "2026-11-02", "--to", "2026-11-20"]])
+def test_invalid_settings_exit_2_with_the_setting_named(clean_env: pytest.MonkeyPatch,
+                                                        command: list[str]):
+    clean_env.setenv("EOD_EXCHANGES", "US,NOPE")
+    result = run(*command)
+    assert result.exit_code == 2
+    assert _error_line(result).startswith(
+        "Error: EOD_EXCHANGES: unknown exchange code 'NOPE'. Known codes: ")
+
+
+# ----- status ------------------------------------------------------------------------------
+
+
+def test_status_counts_rows_span_and_gaps(harness: Harness, warehouse_url: str):
+    harness.load_reference("US")
+    assert harness.backfill("US", "2026-11-02", "2026-11-06").success
+    assert harness.backfill("US", "2026-11-16", "2026-11-20").success
+    with psycopg.connect(warehouse_url) as conn:
+        conn.execute("INSERT INTO eod.price_rejects VALUES ('US', 'ZZZ', '2026-11-03', "
+                     "'null close', '{}', 'run', now())")
+        active, delisted = conn.execute(
+            "SELECT count(*) FILTER (WHERE NOT delisted), count(*) FILTER (WHERE delisted) "
+            "FROM eod.symbols WHERE exchange = 'US'").fetchone()
+    stored = harness.stored("US")
+
+    result = run("status")
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["EXCHANGE", "SYMBOLS", "(active/delisted)", "PRICE", "ROWS",
+                                "FIRST", "LAST", "MISSING", "DAYS", "LAST", "FETCH", "REJECTED"]
+    us = next(line for line in lines if line.startswith("US ")).split()
+    assert us[:6] == ["US", f"{active}/{delisted}", f"{stored.height:,}", "2026-11-02",
+                      "2026-11-20", "5"]
+    assert us[6] == dt.date.today().isoformat() and us[-1] == "1"
+    lse = next(line for line in lines if line.startswith("LSE ")).split()
+    assert lse == ["LSE", "0/0", "0", "-", "-", "0", "never", "0"]
+    assert ("US: 5 trading days between first and last have no rows: 2026-11-09, "
+            "2026-11-10, 2026-11-11, 2026-11-12, 2026-11-13") in lines
+    assert "US: 1 rows rejected by the row checks (see eod.price_rejects)" in lines
+    assert "LSE: no symbol list yet (materialize symbol_lists)" in lines
+
+
+# ----- doctor ------------------------------------------------------------------------------
+
+
+def _verdicts(output: str) -> dict[str, str]:
+    out = {}
+    for line in output.splitlines():
+        if m := re.match(r"^(OK|WARN|FAIL)\s+(\S+(?: home)?)\s{2,}", line):
+            out[m[2]] = m[1]
+    return out
+
+
+def test_doctor_all_ok(env: pytest.MonkeyPatch, tmp_path: Path):
+    (tmp_path / "dh").mkdir()
+    (tmp_path / "dh" / "dagster.yaml").write_text(dagster_yaml_text())
+    env.setenv("DAGSTER_HOME", str(tmp_path / "dh"))
+    result = run("doctor")
+    assert result.exit_code == 0, result.output
+    assert _verdicts(result.output) == {
+        "config": "OK", "database": "OK", "schema": "OK", "storage": "OK", "token": "OK",
+        "api": "OK", "dagster home": "OK"}
+    assert "0 of 100,000 calls used today" in result.output
+    assert result.output.rstrip().endswith("verdict: ready")
+    assert SIM_TOKEN not in result.output
+
+
+def test_doctor_without_a_token_fails(env: pytest.MonkeyPatch):
+    env.delenv("EODHD_API_TOKEN")
+    result = run("doctor")
+    assert result.exit_code == 1
+    assert ("FAIL  token         EODHD_API_TOKEN is not set: export your EODHD API token "
+            "(or run `eod-pipeline demo` for simulated data)") in result.output.splitlines()
+    assert _verdicts(result.output)["api"] == "WARN"
+    assert "verdict: NOT READY (1 FAIL, 2 WARN)" in result.output
+
+
+def test_doctor_with_a_rejected_token_fails_without_printing_it(env: pytest.MonkeyPatch):
+    env.setenv("EODHD_API_TOKEN", "not-the-token-9d8c7b")
+    result = run("doctor")
+    assert result.exit_code == 1
+    assert _verdicts(result.output)["api"] == "FAIL"
+    assert "AuthenticationError" in result.output
+    assert "not-the-token-9d8c7b" not in result.output
+
+
+def test_doctor_with_an_unreachable_database_hides_the_password(env: pytest.MonkeyPatch):
+    port = _free_port()  # nothing listens there
+    env.setenv("EOD_DATABASE_URL", f"postgresql://eod:s3cret-pw@127.0.0.1:{port}/eod")
+    env.setenv("EOD_EXCHANGES", "US,NOPE")
+    result = run("doctor")
+    assert result.exit_code == 1
+    verdicts = _verdicts(result.output)
+    assert verdicts["config"] == "FAIL" and verdicts["database"] == "FAIL"
+    assert "schema" not in verdicts  # not checked without a database
+    assert f"postgresql://eod@127.0.0.1:{port}/eod (EOD_DATABASE_URL)" in result.output
+    assert "s3cret-pw" not in result.output
+
+
+@pytest.mark.parametrize("url", ["postgresql://eod:s3cret-pw@bad host/eod",
+                                 "host=x password=s3cret-pw nonsense"])
+def test_a_malformed_database_url_is_reported_without_its_password(
+        env: pytest.MonkeyPatch, url: str):
+    env.setenv("EOD_DATABASE_URL", url)
+    doctor = run("doctor")
+    assert doctor.exit_code == 1 and _verdicts(doctor.output)["database"] == "FAIL"
+    status = CliRunner().invoke(cli, ["status"])
+    assert status.exit_code == 1
+    assert _error_line(status).startswith("Error: cannot reach the warehouse at ")
+    for result in (doctor, status):
+        assert "s3cret-pw" not in result.output
+
+
+# ----- db ----------------------------------------------------------------------------------
+
+
+def test_db_url_hides_the_password_of_an_external_database(clean_env: pytest.MonkeyPatch):
+    clean_env.setenv("EOD_DATABASE_URL", "postgresql://u:pw123@db.example:5433/eod")
+    result = CliRunner().invoke(cli, ["db", "url"])
+    assert result.exit_code == 0
+    assert result.stdout == "postgresql://u@db.example:5433/eod\n"
+    assert "pw123" not in result.output
+
+
+def test_db_url_before_the_embedded_cluster_exists(clean_env: pytest.MonkeyPatch):
+    result = CliRunner().invoke(cli, ["db", "url"])
+    assert result.exit_code == 1
+    assert "`eod-pipeline db start` creates it" in result.output
+
+
+# ----- simulate ----------------------------------------------------------------------------
+
+
+def test_simulate_maps_options_to_the_simulator_config(monkeypatch: pytest.MonkeyPatch):
+    seen = {}
+    monkeypatch.setattr(simulate_module, "serve",
+                        lambda host, port, config: seen.update(host=host, port=port,
+                                                               config=config))
+    result = run("simulate", "--port", "9999", "--seed", "3", "--symbols", "5",
+                 "--clock", "2026-11-20T23:00:00", "--error-5xx-rate", "0.1", "--latency",
+                 "0.05", "--hang-rate", "0.01", "--truncate-rate", "0.02",
+                 "--malformed-rate", "0.03", "--per-minute-limit", "50", "--daily-quota", "500")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("SIMULATED EODHD API")
+    config = seen["config"]
+    assert (seen["host"], seen["port"]) == ("127.0.0.1", 9999)
+    assert (config.seed, config.symbols_per_exchange) == (3, 5)
+    assert config.now == dt.datetime(2026, 11, 20, 23, tzinfo=dt.UTC)
+    assert (config.error_5xx_rate, config.latency_s, config.hang_rate, config.truncate_rate,
+            config.malformed_rate) == (0.1, 0.05, 0.01, 0.02, 0.03)
+    assert (config.per_minute_limit, config.daily_quota) == (50, 500)
+
+
+def test_simulate_refuses_a_bad_rate_and_clock():
+    bad_rate = run("simulate", "--error-5xx-rate", "1.5")
+    assert bad_rate.exit_code == 2
+    assert "Invalid value for '--error-5xx-rate': 1.5 is not in the range 0.0<=x<=1.0" \
+        in bad_rate.output
+    bad_clock = run("simulate", "--clock", "yesterday")
+    assert bad_clock.exit_code == 2
+    assert _error_line(bad_clock) == ("Error: Invalid value for '--clock': 'yesterday' is not "
+                                      "an ISO date-time (e.g. 2026-11-20T23:00:00Z)")
+
+
+def _console_script() -> list[str]:
+    script = Path(sys.executable).parent / "eod-pipeline"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "eod_pipeline.cli"]
+
+
+def test_simulate_subprocess_serves_the_api_with_the_token():
+    port = _free_port()
+    proc = subprocess.Popen(
+        [*_console_script(), "simulate", "--port", str(port), "--symbols", "5",
+         "--clock", "2026-11-20T23:00:00Z"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/api/exchanges-list/?api_token={SIM_TOKEN}&fmt=json"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=2) as resp:
+                    body = json.loads(resp.read())
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+                assert time.monotonic() < deadline, "simulator did not start"
+                time.sleep(0.2)
+        assert {e["Code"] for e in body} >= {"US", "LSE", "XETRA"}
+        # Without the token: refused.
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/exchanges-list/?fmt=json",
+                                   timeout=5)
+        assert refused.value.code in (401, 403)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0
+    assert out.splitlines()[0].startswith("SIMULATED EODHD API")
+
+
+# ----- demo --------------------------------------------------------------------------------
+
+
+def test_demo_environment_always_points_at_the_simulator(tmp_path: Path):
+    env = demo_environment({"EODHD_API_TOKEN": "real-token", "EODHD_BASE_URL": "https://x",
+                            "EOD_EXCHANGES": "US"}, tmp_path, 9876)
+    assert env["EODHD_API_TOKEN"] == SIM_TOKEN
+    assert env["EODHD_BASE_URL"] == "http://127.0.0.1:9876/api"
+    assert env["EOD_EXCHANGES"] == "US"  # the user's choice is kept
+    assert env["EOD_START_DATE"] == demo_start_date(dt.date.today()).isoformat()
+    assert demo_environment({}, tmp_path, 1)["EOD_EXCHANGES"] == "US,LSE,XETRA"
+    assert demo_start_date(dt.date(2026, 11, 23)) == dt.date(2025, 1, 2)
+
+
+def test_dagster_yaml_has_pools_and_run_limits_where_dagster_wants_them():
+    import yaml
+
+    for text in (dagster_yaml_text(), FALLBACK_DAGSTER_YAML):
+        config = yaml.safe_load(text)
+        assert config["concurrency"]["pools"]["default_limit"] == 1
+        assert config["concurrency"]["runs"]["max_concurrent_runs"] >= 1
+        assert "max_concurrent_runs" not in (config.get("run_coordinator") or {}).get(
+            "config", {})
+
+
+def test_demo_refuses_exchanges_the_simulator_does_not_serve(clean_env: pytest.MonkeyPatch):
+    clean_env.setenv("EOD_EXCHANGES", "US,TO")
+    result = run("demo", "--no-ui")
+    assert result.exit_code == 2
+    assert result.output.splitlines()[1].startswith("SIMULATED DATA")
+    assert _error_line(result) == (
+        "Error: EOD_EXCHANGES: the simulator serves only FOREX, LSE, US, XETRA; not TO "
+        "(unset EOD_EXCHANGES for the default US,LSE,XETRA)")
+
+
+def test_demo_no_ui_subprocess(warehouse_url: str, tmp_path: Path):
+    """The quickstart end to end, short of the UI: real process, real children."""
+    sim_port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in _SETTINGS}
+    env.update(EOD_HOME=str(tmp_path / "home"), EOD_DATABASE_URL=warehouse_url,
+               EODHD_API_TOKEN="users-real-token-5e6f")
+    done = subprocess.run(
+        [*_console_script(), "demo", "--no-ui", "--sim-port", str(sim_port)],
+        env=env, capture_output=True, text=True, timeout=180, cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = [line for line in done.stdout.splitlines() if line.strip("= ")]
+    assert lines[0].startswith("SIMULATED DATA") and "NOT real market data" in lines[1]
+    assert (tmp_path / "home" / "dagster_home" / "dagster.yaml").read_text() == \
+        dagster_yaml_text()
+    assert "code location eod_pipeline.defs loads" in done.stdout
+    assert "note: your EODHD_API_TOKEN is not used" in done.stdout
+    assert "users-real-token-5e6f" not in done.stdout + done.stderr
+    # The simulator child is gone: its port is free again.
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", sim_port))
