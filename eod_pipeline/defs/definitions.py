@@ -13,7 +13,7 @@ from eod_pipeline.defs.assets.corporate_actions import (
 )
 from eod_pipeline.defs.assets.prices import build_price_asset
 from eod_pipeline.defs.assets.reference import build_reference_assets, exchanges
-from eod_pipeline.defs.checks import build_newest_day_check, build_quality_checks
+from eod_pipeline.defs.checks import build_price_checks
 from eod_pipeline.defs.io_manager import WarehouseIOManager
 from eod_pipeline.defs.resources import ClockResource, EodhdResource, WarehouseResource
 from eod_pipeline.defs.sensors import build_daily_refresh_sensor, build_reference_schedule
@@ -47,8 +47,7 @@ def _build(pipeline: PipelineConfig, resources: dict[str, object] | None) -> dg.
         assets.append(build_price_asset(setting, pipeline))
         assets.extend(build_event_asset(setting, kind) for kind in (SPLIT_EVENTS, DIVIDEND_EVENTS))
         assets.append(build_adjustments_asset(setting, pipeline))
-        checks.append(build_newest_day_check(setting, pipeline))
-        checks.extend(build_quality_checks(setting))
+        checks.append(build_price_checks(setting, pipeline))
     return dg.Definitions(
         assets=assets,
         asset_checks=checks,
