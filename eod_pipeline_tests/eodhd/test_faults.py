@@ -182,7 +182,9 @@ def test_402_stops_a_concurrent_job_promptly(simulator_factory) -> None:  # type
             jobs = [one(client, ex, code) for ex, code in TICKERS * 40]  # 200 requests
             results = await asyncio.gather(*jobs, return_exceptions=True)
             done = time.monotonic()
-            # Afterwards: billable calls fail fast without reaching the server ...
+            # Afterwards: billable calls fail fast without reaching the server ... (first
+            # let requests abandoned at the 402, already on the wire, reach its counters)
+            await asyncio.sleep(0.5)
             before = sim.stats()["requests"].get("eod", 0)
             with pytest.raises(QuotaExhaustedError):
                 await client.eod_history("US", "BRK-B", START)
