@@ -1,0 +1,28 @@
+"""Fixtures of the end-to-end tests: the simulator and a running Dagster deployment."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from eod_pipeline.simulator import SimulatorConfig, SimulatorServer
+from eod_pipeline_tests.e2e.deployment import SYMBOLS, Deployment, run_deployment
+from eod_pipeline_tests.fixtures.simulator import SIM_NOW
+
+
+@pytest.fixture
+def sim() -> Iterator[SimulatorServer]:
+    """A small simulator (SYMBOLS per exchange), clock frozen at SIM_NOW."""
+    with SimulatorServer(SimulatorConfig(now=SIM_NOW, symbols_per_exchange=SYMBOLS)) as server:
+        yield server
+
+
+@pytest.fixture
+def deployment(tmp_path: Path, warehouse_url: str, sim: SimulatorServer
+               ) -> Iterator[Deployment]:
+    """dagster-webserver + dagster-daemon on the warehouse and the simulator, with the
+    daily_refresh sensor stopped."""
+    with run_deployment(tmp_path, warehouse_url, sim) as running:
+        yield running
