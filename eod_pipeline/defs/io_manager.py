@@ -14,7 +14,6 @@ with a closing summary); returning None means the asset wrote its rows itself.
 """
 
 
-import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +21,7 @@ import dagster as dg
 import polars as pl
 
 from eod_pipeline.defs.frame_stream import FrameStream
+from eod_pipeline.defs.partitions import window_dates
 from eod_pipeline.defs.resources import WarehouseResource
 from eod_pipeline.warehouse.reader import read_slice
 from eod_pipeline.warehouse.slices import DateRange, TableSlice
@@ -78,10 +78,9 @@ def table_slice(
                 f"{PARTITION_EXPR_KEY!r} metadata saying which column its partitions map to"
             )
         if isinstance(context.asset_partitions_def, dg.TimeWindowPartitionsDefinition):
-            window = context.asset_partitions_time_window
             # Windows are [start, end); partitions are whole days in the exchange's zone.
-            last = window.end - dt.timedelta(microseconds=1)
-            dates = DateRange(str(column), window.start.date(), last.date())
+            first, last = window_dates(context.asset_partitions_time_window)
+            dates = DateRange(str(column), first, last)
         else:
             values[str(column)] = list(context.asset_partition_keys)
     return TableSlice(spec, values, dates)

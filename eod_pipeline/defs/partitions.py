@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import dagster as dg
 
 from eod_pipeline.config import ExchangeSetting, PipelineConfig
@@ -10,6 +12,11 @@ from eod_pipeline.config import ExchangeSetting, PipelineConfig
 #: partition's start, midnight in the exchange's zone.) Holidays change yearly and come
 #: from the API, so they are skipped by the sensor and checks instead.
 WEEKEND_EXCLUSIONS = ["0 0 * * 6,0"]
+
+
+def window_dates(window: dg.TimeWindow) -> tuple[dt.date, dt.date]:
+    """First and last date (inclusive) of a daily window (or range), in its own zone."""
+    return window.start.date(), (window.end - dt.timedelta(microseconds=1)).date()
 
 
 def exchange_partitions(config: PipelineConfig) -> dg.StaticPartitionsDefinition:

@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from enum import Enum
 
 from eod_pipeline.eodhd.costs import ENDPOINT_COST
+from eod_pipeline.eodhd.settings import DEFAULT_REQUESTS_PER_MINUTE
 from eod_pipeline.ingest.coverage import Coverage, Interval, merge
 
 #: Calls per bulk day and per ticker history, from the documented cost table.
 BULK_COST = ENDPOINT_COST["eod-bulk-last-day"]
 PER_TICKER_COST = ENDPOINT_COST["eod"]
-#: At 1,000 requests a minute (../shared/eodhd-api.md) with our client's headroom.
-PLANNING_REQUESTS_PER_MINUTE = 900
+#: The client's default pacing (documented 1,000/min less headroom; see eodhd/settings.py).
+PLANNING_REQUESTS_PER_MINUTE = DEFAULT_REQUESTS_PER_MINUTE
 
 
 class Strategy(Enum):

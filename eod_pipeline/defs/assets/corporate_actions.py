@@ -17,7 +17,7 @@ import psycopg
 from eod_pipeline.config import ExchangeSetting, PipelineConfig
 from eod_pipeline.defs.assets.prices import OWNERS, price_asset_key
 from eod_pipeline.defs.frame_stream import FrameStream
-from eod_pipeline.defs.partitions import trading_date_partitions
+from eod_pipeline.defs.partitions import trading_date_partitions, window_dates
 from eod_pipeline.defs.resources import EodhdResource, WarehouseResource
 from eod_pipeline.ingest import coverage
 from eod_pipeline.ingest.events import DIVIDEND_EVENTS, SPLIT_EVENTS, EventKind, fetch_events
@@ -35,11 +35,6 @@ def event_asset_key(kind: EventKind, code: str) -> dg.AssetKey:
 
 def adjustments_asset_key(code: str) -> dg.AssetKey:
     return dg.AssetKey(["eod_adjustments", code])
-
-
-def _window(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.date]:
-    window = context.partition_time_window
-    return window.start.date(), (window.end - dt.timedelta(microseconds=1)).date()
 
 
 def _required_present(kind: EventKind, frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
@@ -70,7 +65,7 @@ def build_event_asset(setting: ExchangeSetting, kind: EventKind) -> dg.AssetsDef
     )
     def events(context: dg.AssetExecutionContext, eodhd: EodhdResource,
                warehouse: WarehouseResource) -> FrameStream:
-        start, end = _window(context)
+        start, end = window_dates(context.partition_time_window)
         with warehouse.connect() as conn:
             holidays = queries.holidays(conn, code)
             symbols = queries.symbol_codes(conn, code)
@@ -137,7 +132,7 @@ def build_adjustments_asset(setting: ExchangeSetting, pipeline: PipelineConfig
     )
     def adjustments(context: dg.AssetExecutionContext, eodhd: EodhdResource,
                     warehouse: WarehouseResource) -> FrameStream | None:
-        start, end = _window(context)
+        start, end = window_dates(context.partition_time_window)
         with warehouse.connect() as conn:
             affected = conn.execute(
                 "WITH actions AS ("

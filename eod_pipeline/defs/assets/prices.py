@@ -13,7 +13,7 @@ import dagster as dg
 
 from eod_pipeline.config import ExchangeSetting, PipelineConfig
 from eod_pipeline.defs.frame_stream import FrameStream
-from eod_pipeline.defs.partitions import trading_date_partitions
+from eod_pipeline.defs.partitions import trading_date_partitions, window_dates
 from eod_pipeline.defs.resources import EodhdResource, WarehouseResource
 from eod_pipeline.ingest import coverage
 from eod_pipeline.ingest.plan import Strategy, plan_fetch
@@ -88,9 +88,7 @@ def build_price_asset(setting: ExchangeSetting, pipeline: PipelineConfig) -> dg.
     )
     def prices(context: dg.AssetExecutionContext, config: PriceFetchConfig,
                eodhd: EodhdResource, warehouse: WarehouseResource) -> FrameStream:
-        window = context.partition_time_window
-        start = window.start.date()
-        end = (window.end - dt.timedelta(microseconds=1)).date()
+        start, end = window_dates(context.partition_time_window)
         force = _strategy(config.strategy)
         with warehouse.connect() as conn:
             holidays = queries.holidays(conn, code)
