@@ -18,18 +18,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import platform
 import time
-import uuid
 
 import dagster as dg
 import polars as pl
 import psycopg
+from support import drop_database, machine_line, scratch_database, server_line, settle
 
 from eod_pipeline.defs.io_manager import WarehouseIOManager
 from eod_pipeline.defs.resources import WarehouseResource
-from eod_pipeline.warehouse.connection import redact_url, resolve_database_url
+from eod_pipeline.warehouse.connection import resolve_database_url
 from eod_pipeline.warehouse.migrations import ensure_schema, make_hypertable
 from eod_pipeline.warehouse.tables import PRICES
 
@@ -62,35 +60,6 @@ def ohlcv(rows: int) -> pl.DataFrame:
         (close * 0.95).round(4).alias("adjusted_close"),
         (pl.col("i").hash(11) % 10_000_000).cast(pl.Int64).alias("volume"),
     )
-
-
-def scratch_database(server_url: str) -> str:
-    name = f"eod_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    info = psycopg.conninfo.conninfo_to_dict(server_url)
-    info["dbname"] = name
-    return psycopg.conninfo.make_conninfo(**info)
-
-
-def drop_database(server_url: str, url: str) -> None:
-    name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def settle(url: str) -> None:
-    """Start every timed load from the same server state.
-
-    Without it, whichever load runs second pays for the first one's checkpoint and WAL
-    recycling (measured here: the same COPY took 2.5 s first and 3.6 s second). Needs
-    superuser or pg_checkpoint; skipped when not granted.
-    """
-    try:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("CHECKPOINT")
-    except psycopg.Error:
-        pass
 
 
 def raw_copy(url: str, frame: pl.DataFrame, hypertable: bool) -> float:
@@ -169,15 +138,9 @@ def main() -> None:
     args = parser.parse_args()
     server_url = resolve_database_url(args.dsn)
     frame = ohlcv(args.rows)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-          f"{platform.python_version()}, polars {pl.__version__}, psycopg {psycopg.__version__}")
-    with psycopg.connect(server_url) as conn:
-        version = conn.execute("SHOW server_version").fetchone()[0]
-        has_ts = conn.execute(
-            "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
-        ).fetchone() is not None
-    print(f"server: PostgreSQL {version} at {redact_url(server_url)}; "
-          f"timescaledb {'available' if has_ts else 'not available (plain tables only)'}")
+    print(machine_line())
+    line, has_ts = server_line(server_url)
+    print(line)
     print(f"rows: {frame.height:,}")
     results = [measure(server_url, frame, False, args.repeats)]
     if has_ts:

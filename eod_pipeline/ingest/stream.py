@@ -1,10 +1,12 @@
 """Fetch a plan's requests concurrently and stream checked rows out in batches.
 
-Why a thread: Dagster hands the asset's return value to the I/O manager in the step's
-thread, and the I/O manager's COPY is synchronous. The asyncio client runs in a worker
-thread and feeds a bounded queue; the step thread drains it, so API requests stay in
-flight while a batch is being written, and memory holds at most the queue plus one batch,
-whatever the exchange's size.
+Why threads: Dagster hands the asset's return value to the I/O manager in the step's
+thread, and the I/O manager's COPY is synchronous. Three stages overlap:
+- fetch: the asyncio client, in a thread, feeds a bounded queue of answers;
+- check: a thread gathers answers into batches and checks each batch (row_checks);
+- write: the step thread takes checked batches and COPYs them, nothing else, so the
+  server (the slowest stage) is never kept waiting.
+Bounded queues between them keep memory at a few batches whatever the exchange's size.
 
 Per-request failures that concern one ticker or day (not found, retries exhausted,
 malformed answer) are recorded and the rest go on; failures that concern the whole job
@@ -15,6 +17,7 @@ the fetch log knows it, so the next run resumes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import queue
@@ -41,12 +44,17 @@ log = logging.getLogger(__name__)
 #: Answers waiting to be written; with ~2,500-row histories this bounds memory to a few
 #: batches while the writer is busy.
 QUEUE_ANSWERS = 256
+#: Checked batches ready for the writer while it writes one: enough to never leave the
+#: server waiting, few enough that memory stays a few batches.
+CHECKED_BATCHES = 2
 #: Seconds between progress lines in the run's log.
 PROGRESS_EVERY_S = 10.0
 #: Errors that end the job rather than one ticker: nothing after them can succeed.
 FATAL = (QuotaExhaustedError, AuthenticationError)
 
 _DONE = object()
+#: Column tagging each row with the request (index in its batch) that fetched it.
+_REQUEST = "_request"
 
 
 @dataclass
@@ -83,6 +91,8 @@ class PriceStream:
         self.stats = FetchStats(total=plan.requests)
         self.usage: dict[str, Any] = {}
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_ANSWERS)
+        #: Checked batches waiting for the writer: one being written, one ready.
+        self._checked: queue.Queue[Any] = queue.Queue(maxsize=CHECKED_BATCHES)
         self._stop = threading.Event()
         self._error: BaseException | None = None
 
@@ -98,22 +108,24 @@ class PriceStream:
                     for t in p.tickers]
         return []
 
-    def _put(self, item: Any) -> None:
+    def _put(self, item: Any, into: queue.Queue[Any] | None = None) -> None:
+        """Put unless the stream is stopping (the reader may be gone)."""
+        target = self._queue if into is None else into
         while not self._stop.is_set():
             try:
-                self._queue.put(item, timeout=0.2)
+                target.put(item, timeout=0.2)
                 return
             except queue.Full:
                 continue
 
     async def _produce(self) -> None:
-        requests = self._requests()
+        requests = iter(self._requests())
         async with EodhdClient(self.settings) as client:
-            # Enough tasks waiting to keep the client's in-flight bound busy, no more.
-            gate = asyncio.Semaphore(self.settings.max_in_flight * 2)
 
-            async def one(key: str, call: Callable[[EodhdClient], Any]) -> None:
-                async with gate:
+            async def worker() -> None:
+                # Workers share one iterator: a fixed number of coroutines, whatever the
+                # number of requests, so memory does not grow with the exchange.
+                for key, call in requests:
                     if self._stop.is_set():
                         return
                     try:
@@ -122,13 +134,15 @@ class PriceStream:
                         raise
                     except EodhdError as exc:
                         await asyncio.to_thread(self._put, ("fail", key, str(exc)))
-                        return
+                        continue
                     await asyncio.to_thread(self._put, ("ok", key, frame))
 
             try:
                 async with asyncio.TaskGroup() as group:
-                    for key, call in requests:
-                        group.create_task(one(key, call))
+                    # Enough workers to keep the client's in-flight bound busy while some
+                    # are handing answers over, no more.
+                    for _ in range(self.settings.max_in_flight * 2):
+                        group.create_task(worker())
             finally:
                 self.usage = client.usage.as_dict()
 
@@ -139,82 +153,133 @@ class PriceStream:
             fatal = exc
             if isinstance(exc, BaseExceptionGroup):
                 fatal = next(iter(exc.exceptions))
-            self._error = fatal
+            self._fail(fatal)
         finally:
             self._put(_DONE)
 
-    # ------------------------------------------------------------ consumer (step thread)
+    def _fail(self, exc: BaseException) -> None:
+        if self._error is None:  # the first failure is the cause; later ones follow from it
+            self._error = exc
 
-    def _to_rows(self, key: str, frame: pl.DataFrame) -> pl.DataFrame:
+    # ------------------------------------------------------------ checker (thread)
+
+    def _to_rows(self, request: int, key: str, frame: pl.DataFrame) -> pl.DataFrame:
+        """An answer as eod.prices rows, tagged with its request's index in the batch."""
         p = self.plan
-        if p.strategy is Strategy.BULK:
-            rows = frame.select(pl.lit(p.exchange).alias("exchange"),
-                                pl.col("code").alias("symbol"), *PRICES.column_names[2:])
-        else:
-            rows = frame.select(pl.lit(p.exchange).alias("exchange"),
-                                pl.lit(key).alias("symbol"), *PRICES.column_names[2:])
-        return rows
+        symbol = pl.col("code") if p.strategy is Strategy.BULK else pl.lit(key)
+        return frame.select(pl.lit(p.exchange).alias("exchange"), symbol.alias("symbol"),
+                            *PRICES.column_names[2:],
+                            pl.lit(request, dtype=pl.UInt32).alias(_REQUEST))
 
-    def __iter__(self) -> Iterator[pl.DataFrame]:
-        producer = threading.Thread(target=self._run_producer, name="eodhd-fetch", daemon=True)
-        producer.start()
-        pending: list[pl.DataFrame] = []
+    def _check(self, conn: psycopg.Connection, answers: list[pl.DataFrame], keys: list[str]
+               ) -> tuple[pl.DataFrame, list[tuple[str, int, dt.date | None, dt.date | None]]]:
+        """Check a batch of answers at once; the rows to store and, per request, how many
+        rows it gave and their first and last date (what the fetch log records)."""
+        checked = check_prices(pl.concat(answers), self.plan.start, self.plan.end)
+        self._store_rejects(conn, checked.rejects)
+        spans = {
+            request: (n, first, last)
+            for request, n, first, last in checked.good.group_by(_REQUEST).agg(
+                pl.len(), pl.col("date").min().alias("first"),
+                pl.col("date").max().alias("last")).iter_rows()
+        }
+        per_request = [(key, *spans.get(i, (0, None, None))) for i, key in enumerate(keys)]
+        return checked.good.drop(_REQUEST), per_request
+
+    def _run_checker(self) -> None:
+        """Gather answers into batches, check each batch, hand it to the writer.
+
+        A thread of its own so the step thread does nothing but COPY: PostgreSQL's ingest
+        is the slowest stage, and every moment the step thread spends checking is a moment
+        the server waits for data.
+        """
+        answers: list[pl.DataFrame] = []
+        keys: list[str] = []
         pending_rows = 0
-        pending_log: list[tuple[str, pl.DataFrame]] = []
-        last_progress = time.monotonic()
         try:
             with psycopg.connect(self.database_url) as conn:
                 while True:
                     item = self._queue.get()
+                    done = item is _DONE
+                    if not done:
+                        status, key, payload = item
+                        self.stats.done += 1
+                        if status == "fail":
+                            self.stats.failures[key] = payload
+                        else:
+                            answers.append(self._to_rows(len(keys), key, payload))
+                            keys.append(key)
+                            pending_rows += payload.height
+                    if keys and (done or pending_rows >= self.batch_rows):
+                        self._put(self._check(conn, answers, keys), into=self._checked)
+                        answers, keys, pending_rows = [], [], 0
+                    if done or self._stop.is_set():
+                        break
+        except BaseException as exc:  # handed to the step thread, re-raised there
+            self._fail(exc)
+            self._stop.set()  # nothing more can be checked: stop fetching too
+        finally:
+            # The step thread must learn the end, unless it has stopped reading.
+            while True:
+                try:
+                    self._checked.put(_DONE, timeout=0.2)
+                    break
+                except queue.Full:
+                    if self._stop.is_set():
+                        break
+
+    # ------------------------------------------------------------ writer (step thread)
+
+    def __iter__(self) -> Iterator[pl.DataFrame]:
+        producer = threading.Thread(target=self._run_producer, name="eodhd-fetch", daemon=True)
+        checker = threading.Thread(target=self._run_checker, name="eod-check", daemon=True)
+        producer.start()
+        checker.start()
+        last_progress = time.monotonic()
+        try:
+            with psycopg.connect(self.database_url) as conn:
+                while True:
+                    try:
+                        item = self._checked.get(timeout=PROGRESS_EVERY_S)
+                    except queue.Empty:
+                        item = None
                     if item is _DONE:
                         break
-                    status, key, payload = item
-                    self.stats.done += 1
-                    if status == "fail":
-                        self.stats.failures[key] = payload
-                    else:
-                        rows = self._to_rows(key, payload)
-                        checked = check_prices(rows, self.plan.start, self.plan.end)
-                        self._store_rejects(conn, checked.rejects)
-                        pending.append(checked.good)
-                        pending_rows += checked.good.height
-                        pending_log.append((key, checked.good))
-                    if pending_rows >= self.batch_rows:
-                        yield pl.concat(pending)
-                        self.stats.rows += pending_rows
-                        self._record(conn, pending_log)  # the batch is committed now
-                        pending, pending_rows, pending_log = [], 0, []
+                    if item is not None:
+                        good, per_request = item
+                        if good.height:
+                            yield good
+                        self.stats.rows += good.height
+                        self._record(conn, per_request)  # the batch is committed now
                     if time.monotonic() - last_progress >= PROGRESS_EVERY_S:
                         self._progress()
                         last_progress = time.monotonic()
-                if pending:
-                    yield pl.concat(pending)
-                    self.stats.rows += pending_rows
-                self._record(conn, pending_log)
         finally:
             self._stop.set()
+            # Unblock a checker waiting on a full queue of answers.
+            with contextlib.suppress(queue.Full):
+                self._queue.put_nowait(_DONE)
+            checker.join(timeout=30)
             producer.join(timeout=30)
         self._progress()
         if self._error is not None:
             raise self._error
 
-    def _record(self, conn: psycopg.Connection, written: list[tuple[str, pl.DataFrame]]
-                ) -> None:
+    def _record(self, conn: psycopg.Connection,
+                written: list[tuple[str, int, dt.date | None, dt.date | None]]) -> None:
+        """Tell the fetch log which requests are stored (rows, first and last date)."""
         p = self.plan
         if not written:
             return
         if p.strategy is Strategy.BULK:
             coverage.record_bulk_days(conn, p.exchange, self.dataset, self.run_id,
-                                      [(dt.date.fromisoformat(k), f.height) for k, f in written])
+                                      [(dt.date.fromisoformat(k), n) for k, n, _, _ in written])
             return
         spans = {t.symbol: t for t in p.tickers}
-        entries = []
-        for symbol, frame in written:
-            first = frame["date"].min() if frame.height else None
-            last = frame["date"].max() if frame.height else None
-            span = spans[symbol]
-            entries.append((symbol, span.start, span.end, frame.height, first, last))
-        coverage.record_tickers(conn, p.exchange, self.dataset, self.run_id, entries)
+        coverage.record_tickers(
+            conn, p.exchange, self.dataset, self.run_id,
+            [(symbol, spans[symbol].start, spans[symbol].end, n, first, last)
+             for symbol, n, first, last in written])
 
     def _store_rejects(self, conn: psycopg.Connection, rejects: pl.DataFrame) -> None:
         if rejects.is_empty():

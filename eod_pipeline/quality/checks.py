@@ -31,6 +31,18 @@ DRIFT_SAMPLE = 5
 DRIFT_TOLERANCE = 1e-4
 
 
+#: Dates a check looks at: the dates a run wrote, or None for everything stored.
+Window = tuple[dt.date, dt.date] | None
+#: Calendar days before a window that the move check reads, so the window's first day
+#: has a previous close to compare with (covers a long weekend plus holidays).
+MOVE_LOOKBACK = dt.timedelta(days=10)
+
+
+def _bounds(window: Window) -> dict[str, dt.date]:
+    lo, hi = window if window else (dt.date.min, dt.date.max)
+    return {"lo": lo, "hi": hi}
+
+
 @dataclass
 class CheckOutcome:
     passed: bool
@@ -78,15 +90,19 @@ def coverage(conn: psycopg.Connection, exchange: str, day: dt.date | None = None
     )
 
 
-def gaps(conn: psycopg.Connection, exchange: str, holidays: set[dt.date]) -> CheckOutcome:
-    """Trading days between the first and last stored date with no rows at all."""
-    row = conn.execute("SELECT min(date), max(date) FROM eod.prices WHERE exchange = %s",
-                       (exchange,)).fetchone()
+def gaps(conn: psycopg.Connection, exchange: str, holidays: set[dt.date],
+         window: Window = None) -> CheckOutcome:
+    """Trading days between the first and last stored date (within `window`) with no rows
+    at all."""
+    params = {"x": exchange, **_bounds(window)}
+    row = conn.execute("SELECT min(date), max(date) FROM eod.prices WHERE exchange = %(x)s"
+                       " AND date BETWEEN %(lo)s AND %(hi)s", params).fetchone()
     if not row or row[0] is None:
         return CheckOutcome(True, metadata={"note": "no prices stored yet"})
     first, last = row
     stored = {r[0] for r in conn.execute(
-        "SELECT DISTINCT date FROM eod.prices WHERE exchange = %s", (exchange,))}
+        "SELECT DISTINCT date FROM eod.prices WHERE exchange = %(x)s"
+        " AND date BETWEEN %(lo)s AND %(hi)s", params)}
     missing = [d for d in trading_days(first, last, holidays) if d not in stored]
     return CheckOutcome(
         passed=not missing,
@@ -95,32 +111,37 @@ def gaps(conn: psycopg.Connection, exchange: str, holidays: set[dt.date]) -> Che
     )
 
 
-def consistency(conn: psycopg.Connection, exchange: str) -> CheckOutcome:
-    """OHLC relations and non-negative values in the stored rows."""
+def consistency(conn: psycopg.Connection, exchange: str, window: Window = None
+                ) -> CheckOutcome:
+    """OHLC relations and non-negative values in the stored rows (within `window`)."""
     bad = conn.execute(
-        "SELECT symbol, date FROM eod.prices WHERE exchange = %s AND ("
+        "SELECT symbol, date FROM eod.prices WHERE exchange = %(x)s"
+        " AND date BETWEEN %(lo)s AND %(hi)s AND ("
         " low > high OR open < low OR open > high OR close < low OR close > high"
         " OR least(open, high, low, close, adjusted_close) < 0 OR volume < 0)"
         " ORDER BY symbol, date",
-        (exchange,),
+        {"x": exchange, **_bounds(window)},
     ).fetchall()
     return CheckOutcome(passed=not bad,
                         metadata={"bad_rows": len(bad), "examples": _quote(bad)})
 
 
-def suspicious_moves(conn: psycopg.Connection, exchange: str) -> CheckOutcome:
-    """Day-over-day close changes beyond SUSPICIOUS_FACTOR with no split that day."""
+def suspicious_moves(conn: psycopg.Connection, exchange: str, window: Window = None
+                     ) -> CheckOutcome:
+    """Day-over-day close changes beyond SUSPICIOUS_FACTOR with no split that day (on
+    days within `window`)."""
+    bounds = {**_bounds(window), "from": window[0] - MOVE_LOOKBACK if window else dt.date.min}
     rows = conn.execute(
         "WITH moves AS (SELECT symbol, date, close,"
         "  lag(close) OVER (PARTITION BY symbol ORDER BY date) AS prev"
-        "  FROM eod.prices WHERE exchange = %(x)s)"
+        "  FROM eod.prices WHERE exchange = %(x)s AND date BETWEEN %(from)s AND %(hi)s)"
         " SELECT m.symbol, m.date, m.prev, m.close FROM moves m"
-        " WHERE m.prev > 0 AND m.close > 0"
+        " WHERE m.date >= %(lo)s AND m.prev > 0 AND m.close > 0"
         " AND (m.close / m.prev > %(f)s OR m.prev / m.close > %(f)s)"
         " AND NOT EXISTS (SELECT 1 FROM eod.splits s WHERE s.exchange = %(x)s"
         "  AND s.symbol = m.symbol AND s.date = m.date)"
         " ORDER BY m.symbol, m.date",
-        {"x": exchange, "f": SUSPICIOUS_FACTOR},
+        {"x": exchange, "f": SUSPICIOUS_FACTOR, **bounds},
     ).fetchall()
     return CheckOutcome(passed=not rows, warn=bool(rows),
                         metadata={"moves": len(rows), "examples": _quote(rows)})

@@ -50,6 +50,9 @@ class SimulatorConfig:
 
     seed: int = 7
     symbols_per_exchange: int = 40
+    #: Per-exchange overrides of `symbols_per_exchange`, e.g. `{"US": 4000}` for a
+    #: benchmark that needs one large exchange without paying for three.
+    symbols_by_exchange: dict[str, int] = dataclasses.field(default_factory=dict)
     #: First trading day of every price path (the contract: tickers delisted before about
     #: 2014 often have no prices at all, so history starts there).
     history_start: date = date(2014, 1, 2)
@@ -98,6 +101,10 @@ class SimulatorConfig:
     #: Generate and render every symbol's history at start-up (about 10 ms a symbol), so
     #: a benchmark measures serving, not first-request generation.
     prewarm: bool = False
+    #: Memory for rendered histories, MB (least recently used dropped first). The default
+    #: keeps ~1,700 ten-year histories hot; a benchmark over 4,000 tickers raises it so
+    #: it measures the pipeline, not the simulator re-rendering evicted answers.
+    render_cache_mb: int = 768
     #: The simulator clock. None means real time; a fixed datetime (timezone-aware) makes
     #: availability, quota days and `isOpen` reproducible.
     now: datetime | None = None

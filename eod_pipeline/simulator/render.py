@@ -86,6 +86,12 @@ class _RenderCache:
 
 
 _CACHE = _RenderCache(RENDER_CACHE_BYTES)
+
+
+def set_cache_budget(budget: int) -> None:
+    """Resize the (process-wide) render cache; the next insert evicts down to it."""
+    with _LOCK:
+        _CACHE.budget = max(budget, 1)
 _LOCK = threading.Lock()
 
 

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from eod_pipeline.simulator import render
 from eod_pipeline.simulator.app import SimulatorState, make_app
 from eod_pipeline.simulator.config import SimulatorConfig
 from eod_pipeline.simulator.universe import Universe
@@ -30,6 +31,7 @@ SHUTDOWN_TIMEOUT_S = 0.5
 
 
 async def _start_site(state: SimulatorState, host: str, port: int) -> tuple[web.AppRunner, int]:
+    render.set_cache_budget(state.config.render_cache_mb * 2**20)
     if state.config.prewarm:
         state.universe.prewarm(state.now())
     runner = web.AppRunner(
@@ -214,6 +216,7 @@ def serve(
 ) -> None:
     """Serve in the foreground until interrupted (the `eod-pipeline simulate` command)."""
     state = SimulatorState(config or SimulatorConfig())
+    render.set_cache_budget(state.config.render_cache_mb * 2**20)
     if state.config.prewarm:
         state.universe.prewarm(state.now())
     print(

@@ -478,6 +478,10 @@ class Universe:
     def symbol(self, exchange: str, code: str) -> SymbolInfo | None:
         return self._by_code.get(exchange, {}).get(code)
 
+    def symbol_count(self, exchange: str) -> int:
+        """How many symbols `exchange` lists (before specials and delistings)."""
+        return self.config.symbols_by_exchange.get(exchange, self.config.symbols_per_exchange)
+
     def _make_symbols(self, exchange: str) -> list[SymbolInfo]:
         if exchange == "FOREX":
             return [
@@ -493,10 +497,10 @@ class Universe:
                     delisted_on=None,
                     exchange="FOREX",
                 )
-                for code, ccy, _ in FOREX_PAIRS[: max(1, min(8, self.config.symbols_per_exchange))]
+                for code, ccy, _ in FOREX_PAIRS[: max(1, min(8, self.symbol_count(exchange)))]
             ]
         rng = _rng(self.seed, "symbols", exchange)
-        n = self.config.symbols_per_exchange
+        n = self.symbol_count(exchange)
         specials = SPECIAL_SYMBOLS.get(exchange, ())
         used: set[str] = set()
         plan: list[tuple[str, str, str]] = []

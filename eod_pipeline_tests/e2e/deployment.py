@@ -37,10 +37,6 @@ EXCHANGE = "US"
 #: Symbols per exchange of the e2e simulator: small, so runs are quick.
 SYMBOLS = 8
 ASSET_JOB = "__ASSET_JOB"
-#: Launchpad run config for the price runs. The default (multiprocess) executor starts a
-#: process per step, ~3 s each, and a price run has the asset plus its checks: in-process
-#: saves ~15 s a run.
-IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
 TERMINAL_RUN = {"SUCCESS", "FAILURE", "CANCELED"}
 #: Settings the subprocesses must not inherit from the developer's shell.
 _SETTINGS = ("EOD_CONFIG", "EOD_EXCHANGES", "EOD_START_DATE", "EOD_MAX_FAILED_SHARE",

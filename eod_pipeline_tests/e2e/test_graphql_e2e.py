@@ -27,7 +27,6 @@ from eod_pipeline.warehouse.slices import TableSlice
 from eod_pipeline.warehouse.tables import PRICES
 from eod_pipeline_tests.e2e.deployment import (
     EXCHANGE,
-    IN_PROCESS,
     TERMINAL_RUN,
     Deployment,
     expected_prices,
@@ -58,8 +57,7 @@ BACKFILL = """query($id: String!) { partitionBackfillOrError(backfillId: $id) { 
 
 def test_materialize_and_backfill_through_graphql(deployment: Deployment,
                                                   sim: SimulatorServer, warehouse_url: str):
-    # (a) One partition of a statically partitioned asset, as "Materialize" does; the
-    # default (multiprocess) executor, so both executors are exercised.
+    # (a) One partition of a statically partitioned asset, as "Materialize" does.
     symbols_run = deployment.materialize(["symbol_lists"], EXCHANGE)
     deployment.wait_run(symbols_run)
     with psycopg.connect(warehouse_url) as conn:
@@ -68,8 +66,7 @@ def test_materialize_and_backfill_through_graphql(deployment: Deployment,
     assert stored_symbols == len(sim.universe.symbols(EXCHANGE, as_of=SIM_NOW.date()))
 
     # (b) One daily partition of the price asset.
-    day_run = deployment.materialize(["eod_prices", EXCHANGE], RANGE[1].isoformat(),
-                                     run_config=IN_PROCESS)
+    day_run = deployment.materialize(["eod_prices", EXCHANGE], RANGE[1].isoformat())
     deployment.wait_run(day_run)
 
     # (c) A range backfill, as "Launch backfill" with a date range does.
@@ -79,7 +76,6 @@ def test_materialize_and_backfill_through_graphql(deployment: Deployment,
             "partitions": {"ranges": [{"start": RANGE[0].isoformat(),
                                        "end": RANGE[1].isoformat()}]},
         }],
-        "runConfigData": IN_PROCESS,
     }})["launchPartitionBackfill"]
     assert launched["__typename"] == "LaunchBackfillSuccess", launched
     backfill_id = launched["backfillId"]
