@@ -3,7 +3,7 @@
 #   webserver  dagster-webserver -w deploy/workspace.docker.yaml
 #   daemon     dagster-daemon run -w deploy/workspace.docker.yaml
 # Pinned base: Python 3.11 on Debian 12. Every dependency installs from wheels
-# (psycopg2-binary, psycopg[binary], polars), so no compiler is needed.
+# (psycopg2-binary, psycopg[binary], polars, pyarrow, pgpq), so no compiler is needed.
 FROM python:3.11.13-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

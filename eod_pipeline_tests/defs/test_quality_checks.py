@@ -6,6 +6,7 @@ import psycopg
 import pytest
 
 from eod_pipeline.defs.assets.prices import price_asset_key
+from eod_pipeline.defs.checks import run_window
 from eod_pipeline.quality import checks as quality
 from eod_pipeline.warehouse import queries
 
@@ -95,3 +96,46 @@ def test_adjustment_drift_fails_when_stored_history_is_stale(loaded):
     drift = _evaluations(result)["adjustment_drift"]
     assert not drift.passed
     assert f"{victim} 2026-04-15" in drift.metadata["drifted"].value
+
+
+def test_run_window_reads_the_partition_tags():
+    day = dt.date(2026, 5, 29)
+    assert run_window({"dagster/partition": "2026-05-29"}) == (day, day)
+    assert run_window({"dagster/asset_partition_range_start": "2026-03-02",
+                       "dagster/asset_partition_range_end": "2026-05-29"}) == (
+        dt.date(2026, 3, 2), day)
+    assert run_window({"dagster/partition": "US"}) is None  # an exchange partition
+    assert run_window({}) is None
+
+
+def test_a_partition_run_checks_the_dates_it_wrote_not_the_whole_history(loaded):
+    with psycopg.connect(loaded.warehouse_url) as conn:
+        conn.execute("UPDATE eod.prices SET high = low - 1 WHERE exchange = 'US' AND "
+                     "symbol = 'BRK-B' AND date = '2026-04-15'")
+    # A run of the last day: the broken row of April is not its business...
+    evaluations = _evaluations(loaded.materialize(price_asset_key("US"), partition_key=END))
+    assert evaluations["ohlc_consistent"].passed
+    assert evaluations["no_gaps"].passed
+    # ...a broken row on its own day is.
+    with psycopg.connect(loaded.warehouse_url) as conn:
+        conn.execute("UPDATE eod.prices SET high = low - 1 WHERE exchange = 'US' AND "
+                     "symbol = 'BRK-B' AND date = %s", (END,))
+        # The whole history still shows both (a check run on its own looks at it all).
+        assert quality.consistency(conn, "US").metadata["bad_rows"] == 2
+    evaluations = _evaluations(loaded.materialize(price_asset_key("US"), partition_key=END))
+    assert not evaluations["ohlc_consistent"].passed
+    assert evaluations["ohlc_consistent"].metadata["examples"].value == [f"BRK-B {END}"]
+
+
+def test_the_move_check_compares_a_windows_first_day_with_the_day_before(loaded):
+    april_15 = dt.date(2026, 4, 15)
+    with psycopg.connect(loaded.warehouse_url) as conn:
+        conn.execute("UPDATE eod.prices SET close = close * 10, high = high * 10 "
+                     "WHERE exchange = 'US' AND symbol = 'BRK-B' AND date = %s", (april_15,))
+        outcome = quality.suspicious_moves(conn, "US", (april_15, april_15))
+        later = quality.suspicious_moves(conn, "US", (dt.date(2026, 4, 20),
+                                                      dt.date(2026, 4, 24)))
+    assert not outcome.passed
+    assert outcome.metadata["examples"] == [outcome.metadata["examples"][0]]
+    assert outcome.metadata["examples"][0].startswith("BRK-B 2026-04-15")
+    assert later.passed

@@ -182,3 +182,10 @@ def test_new_action_rewrites_earlier_adjusted_closes(universe: Universe) -> None
         assert universe.splits(exchange, code, before_as_of) == [
             s for s in universe.splits(exchange, code, after_as_of) if s.date < day
         ]
+
+
+def test_one_exchange_can_be_sized_on_its_own():
+    uni = Universe(SimulatorConfig(symbols_per_exchange=5, symbols_by_exchange={"US": 300}))
+    assert len(uni.symbols("US")) == 300
+    assert len(uni.symbols("LSE")) == 5
+    assert len({s.code for s in uni.symbols("US")}) == 300  # codes stay unique
