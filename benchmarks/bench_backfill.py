@@ -15,8 +15,9 @@ database) with DAGSTER_EVENT_BATCH_SIZE as docker compose sets it.
 Measured: rows stored per second of the run (Dagster's own run start to end; the CLI's
 wall time, which adds its start-up and Dagster's run creation, is printed beside it) and
 the peak summed resident memory of the run's process tree (the CLI process that executes
-the run and any process it starts), sampled every 100 ms. The baseline is the small case of the same run: memory must not grow with
-the exchange. The last line is machine-readable:
+the run and any process it starts), sampled every 100 ms. The baseline is the small case
+of the same run: memory must not grow with the exchange. The last line is
+machine-readable:
 
     rows_per_s=X peak_rss_mb_small=A peak_rss_mb_large=B
 
