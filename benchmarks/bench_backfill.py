@@ -28,13 +28,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import time
 from dataclasses import dataclass
 
 import dagster as dg
 import psycopg
 from support import (
+    EXCHANGE,
+    OTHER_EXCHANGE_SYMBOLS,
+    UNTHROTTLED_RPM,
+    UNTHROTTLED_RUN_CONFIG,
     DagsterProject,
     SimulatorProcess,
     drop_database,
@@ -49,12 +52,6 @@ from eod_pipeline.simulator.universe import Universe
 from eod_pipeline.warehouse.connection import resolve_database_url
 from eod_pipeline.warehouse.migrations import ensure_schema
 
-EXCHANGE = "US"
-#: "Unthrottled": far above anything loopback can do, for the simulator's per-minute
-#: window and for the client's pacer, so neither rate limit is what is measured.
-UNTHROTTLED_RPM = 10_000_000
-#: Other exchanges exist in the simulator but are not asked for; keep them tiny.
-OTHER_EXCHANGE_SYMBOLS = 3
 #: Rendered answers of 4,000 ten-year histories are ~1.4 GB; keep them all hot so every
 #: answer is a slice of memory and the simulator's CPU share stays small.
 SIM_RENDER_CACHE_MB = 4096
@@ -105,13 +102,11 @@ def run_case(server_url: str, tickers: int, years: int, show_log: bool = False) 
             project.materialize("symbol_lists,exchange_calendars", "--partition", EXCHANGE,
                                 log_name="reference")
             settle(url)
-            run_config = {"resources": {"eodhd": {"config": {
-                "requests_per_minute": UNTHROTTLED_RPM}}}}
             print(f"[{tickers} tickers] backfill {start}...{end} as one run", flush=True)
             process_s, peak_mb = project.materialize(
                 f"eod_prices/{EXCHANGE}", "--partition-range",
                 f"{start.isoformat()}...{end.isoformat()}", "--config-json",
-                json.dumps(run_config), log_name="backfill")
+                UNTHROTTLED_RUN_CONFIG, log_name="backfill")
             if show_log:
                 print(project.log_lines("backfill"))
             run_start, run_end, steps, metadata = project.last_run(

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import statistics
 import time
 import urllib.request
@@ -31,6 +30,10 @@ import dagster as dg
 import polars as pl
 import psycopg
 from support import (
+    EXCHANGE,
+    OTHER_EXCHANGE_SYMBOLS,
+    UNTHROTTLED_RPM,
+    UNTHROTTLED_RUN_CONFIG,
     DagsterProject,
     SimulatorProcess,
     drop_database,
@@ -49,10 +52,8 @@ from eod_pipeline.warehouse.slices import DateRange, TableSlice
 from eod_pipeline.warehouse.tables import PRICES
 from eod_pipeline.warehouse.writer import copy_frame
 
-EXCHANGE = "US"
-STEP = "eod_prices__US"
-UNTHROTTLED_RPM = 10_000_000
-OTHER_EXCHANGE_SYMBOLS = 3
+STEP = f"eod_prices__{EXCHANGE}"
+CHECK_STEP = f"price_checks_{EXCHANGE}"
 #: Price paths start here: a few months is all a daily step reads, and generating 50,000
 #: ten-year paths would take the simulator half an hour. The simulator needs 60 days
 #: before its last event date to place listings.
@@ -129,13 +130,11 @@ def main() -> None:
                 ensure_schema(conn)
             project.materialize("symbol_lists,exchange_calendars", "--partition", EXCHANGE,
                                 log_name="reference")
-            run_config = json.dumps({"resources": {"eodhd": {"config": {
-                "requests_per_minute": UNTHROTTLED_RPM}}}})
             step_s: list[float] = []
             for day in days:
                 settle(url)
                 project.materialize(f"eod_prices/{EXCHANGE}", "--partition", day.isoformat(),
-                                    "--config-json", run_config, log_name=f"day-{day}")
+                                    "--config-json", UNTHROTTLED_RUN_CONFIG, log_name=f"day-{day}")
                 if args.show_log:
                     print(project.log_lines(f"day-{day}"))
                 _, _, steps, md = project.last_run(dg.AssetKey(["eod_prices", EXCHANGE]))
@@ -153,7 +152,7 @@ def main() -> None:
                       f"{md.get('requests')} request); fetch {md.get('fetch_seconds')} s, "
                       f"write {md.get('write_seconds')} s ({md.get('write_mode')}); raw COPY "
                       f"of the same rows {baseline:.2f} s; checks step "
-                      f"{steps.get('price_checks_US', float('nan')):.2f} s", flush=True)
+                      f"{steps.get(CHECK_STEP, float('nan')):.2f} s", flush=True)
         finally:
             drop_database(server_url, url)
             project.close()

@@ -20,12 +20,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import multiprocessing as mp
-import os
-import platform
 import sys
 import time
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +30,8 @@ try:
 except ImportError:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from support import UNTHROTTLED_RPM, SimulatorProcess, machine_line
+
 from eod_pipeline.eodhd import EodhdClient, EodhdSettings
 from eod_pipeline.simulator.config import SimulatorConfig
 from eod_pipeline.simulator.server import SimulatorServer, control
@@ -41,19 +39,9 @@ from eod_pipeline.simulator.server import SimulatorServer, control
 #: Rate of part (b) and the simulator's limit: the numbers the brief sets.
 PACED_RPM = 6_000
 
-#: "Unthrottled" for part (a): far above anything loopback can do, and a simulator limit
-#: to match, so neither our limiter nor the server's window is in play.
-UNTHROTTLED_RPM = 10_000_000
 
 #: ~10 years of trading days, so each history is ~2,500 rows (as the brief asks).
 HISTORY_YEARS = 10
-
-
-def _serve(conn: Connection, config: SimulatorConfig) -> None:
-    """Child process: run the simulator, send its base URL and token, wait for "stop"."""
-    with SimulatorServer(config) as sim:
-        conn.send((sim.base_url, sim.token))
-        conn.recv()
 
 
 def _pick_tickers(config: SimulatorConfig, n: int, start: dt.date) -> list[tuple[str, str]]:
@@ -170,20 +158,10 @@ def main() -> None:
     start = today - dt.timedelta(days=round(365.25 * HISTORY_YEARS))
     tickers = _pick_tickers(config, args.tickers, start)
 
-    ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_serve, args=(child, config), daemon=True)
-    proc.start()
-    try:
-        base_url, token = parent.recv()
-        print(
-            f"machine: nproc={os.cpu_count()} python={platform.python_version()} "
-            f"platform={platform.platform()}"
-        )
-        print(
-            f"simulator: {base_url} (separate process, pid {proc.pid}); "
-            f"{len(tickers)} tickers, histories from {start}"
-        )
+    with SimulatorProcess(config) as (base_url, token):
+        print(machine_line())
+        print(f"simulator: {base_url} (separate process); {len(tickers)} tickers, "
+              f"histories from {start}")
 
         a = asyncio.run(
             _bench_histories(base_url, token, tickers, start, args.seconds_a, args.in_flight)
@@ -216,11 +194,6 @@ def main() -> None:
             f"histories_per_s={a['histories_per_s']:.1f} rate_limit_use={use:.3f} "
             f"http_429={http_429}"
         )
-    finally:
-        parent.send("stop")
-        proc.join(timeout=10)
-        if proc.is_alive():
-            proc.terminate()
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ by plain name from the scripts' own folder.
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import os
 import platform
@@ -26,6 +27,16 @@ import psycopg
 from eod_pipeline.simulator.config import SimulatorConfig
 from eod_pipeline.simulator.server import SimulatorServer
 from eod_pipeline.warehouse.connection import redact_url
+
+#: "Unthrottled": far above anything loopback can do, for the simulator's per-minute
+#: window and the client's pacer alike, so neither rate limit is what is measured.
+UNTHROTTLED_RPM = 10_000_000
+#: The exchange the price benchmarks load; the simulator's others are kept tiny.
+EXCHANGE = "US"
+OTHER_EXCHANGE_SYMBOLS = 3
+#: Run config lifting the client's own pacing for a benchmark run.
+UNTHROTTLED_RUN_CONFIG = json.dumps(
+    {"resources": {"eodhd": {"config": {"requests_per_minute": UNTHROTTLED_RPM}}}})
 
 #: Page size for /proc/<pid>/statm, which counts pages.
 _PAGE = os.sysconf("SC_PAGE_SIZE")

@@ -93,8 +93,13 @@ class PriceStream:
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_ANSWERS)
         #: Checked batches waiting for the writer: one being written, one ready.
         self._checked: queue.Queue[Any] = queue.Queue(maxsize=CHECKED_BATCHES)
+        #: Set when fetching and checking must end (the writer left, or a stage failed).
         self._stop = threading.Event()
+        #: Set when the step thread no longer reads checked batches.
+        self._reader_gone = threading.Event()
         self._error: BaseException | None = None
+        #: Each ticker's requested span, for the fetch log.
+        self._spans = {t.symbol: t for t in plan.tickers}
 
     # ------------------------------------------------------------ producer (thread)
 
@@ -108,10 +113,12 @@ class PriceStream:
                     for t in p.tickers]
         return []
 
-    def _put(self, item: Any, into: queue.Queue[Any] | None = None) -> None:
-        """Put unless the stream is stopping (the reader may be gone)."""
+    def _put(self, item: Any, into: queue.Queue[Any] | None = None,
+             until: threading.Event | None = None) -> None:
+        """Put, waiting for room, unless `until` (default: the stop) is set first."""
         target = self._queue if into is None else into
-        while not self._stop.is_set():
+        give_up = self._stop if until is None else until
+        while not give_up.is_set():
             try:
                 target.put(item, timeout=0.2)
                 return
@@ -219,14 +226,8 @@ class PriceStream:
             self._fail(exc)
             self._stop.set()  # nothing more can be checked: stop fetching too
         finally:
-            # The step thread must learn the end, unless it has stopped reading.
-            while True:
-                try:
-                    self._checked.put(_DONE, timeout=0.2)
-                    break
-                except queue.Full:
-                    if self._stop.is_set():
-                        break
+            # The step thread must learn the end, even after a stop, unless it has left.
+            self._put(_DONE, into=self._checked, until=self._reader_gone)
 
     # ------------------------------------------------------------ writer (step thread)
 
@@ -255,8 +256,9 @@ class PriceStream:
                         self._progress()
                         last_progress = time.monotonic()
         finally:
+            self._reader_gone.set()
             self._stop.set()
-            # Unblock a checker waiting on a full queue of answers.
+            # Wake a checker waiting for answers the stopped producer will not send.
             with contextlib.suppress(queue.Full):
                 self._queue.put_nowait(_DONE)
             checker.join(timeout=30)
@@ -275,7 +277,7 @@ class PriceStream:
             coverage.record_bulk_days(conn, p.exchange, self.dataset, self.run_id,
                                       [(dt.date.fromisoformat(k), n) for k, n, _, _ in written])
             return
-        spans = {t.symbol: t for t in p.tickers}
+        spans = self._spans
         coverage.record_tickers(
             conn, p.exchange, self.dataset, self.run_id,
             [(symbol, spans[symbol].start, spans[symbol].end, n, first, last)

@@ -237,3 +237,20 @@ def test_invalid_partition_key_is_refused_and_changes_nothing(harness):
     with pytest.raises(dg.DagsterUnknownPartitionError, match="2026-11-21"):
         harness.materialize(price_asset_key("US"), partition_key="2026-11-21")  # a Saturday
     assert harness.stored("US").is_empty()
+
+
+def test_a_failing_check_stage_fails_the_run_promptly_with_its_error(harness_factory):
+    # Rejected rows cannot be stored (their table is gone), so the check stage fails.
+    # The run must end with that error, not wait for an end-of-stream the failed stage
+    # might not send.
+    h = harness_factory("US:2023-01-02", symbols_per_exchange=40, malformed_rate=0.002,
+                        pipeline={"batch_rows": 2000})
+    h.load_reference("US")
+    with psycopg.connect(h.warehouse_url) as conn:
+        conn.execute("DROP TABLE eod.price_rejects")
+    began = time.monotonic()
+    result = h.backfill("US", *MULTI_YEAR, raise_on_error=False)
+    assert not result.success
+    assert time.monotonic() - began < 60
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "price_rejects" in str(failure.event_specific_data.error)
