@@ -6,6 +6,7 @@
     eod-pipeline status                   # rows, span and gaps per configured exchange
     eod-pipeline doctor                   # OK/WARN/FAIL per prerequisite; exit 1 on FAIL
     eod-pipeline db start|stop|url        # the embedded PostgreSQL cluster
+    eod-pipeline acknowledge --exchange US --symbol X --from D --to D --reason "halt"
 
 Dagster stays the way to *run* the pipeline (`dagster dev -m eod_pipeline.defs`); these
 commands cover what happens around runs: trying it out, deciding what a backfill costs
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import click
 
+from eod_pipeline.commands.acknowledge import acknowledge
 from eod_pipeline.commands.db import db
 from eod_pipeline.commands.demo import demo
 from eod_pipeline.commands.doctor import doctor
@@ -34,7 +36,7 @@ def cli() -> None:
     """
 
 
-for command in (demo, simulate, plan, status, doctor, db):
+for command in (demo, simulate, plan, status, doctor, db, acknowledge):
     cli.add_command(command)
 
 

@@ -9,6 +9,8 @@ instead of surfacing as a confusing run failure later.
     EOD_MAX_FAILED_SHARE=0.02            # share of failed tickers a partition tolerates
     EOD_REFRESH_DELAY_MINUTES=0          # extra wait after the documented data delay
     EOD_BATCH_ROWS=100000                # rows per COPY batch (and per commit) of a fetch
+    EOD_REVISION_DAYS=1                  # trading days the daily refresh fetches again
+    EOD_REFRESH_LOOKBACK_DAYS=30         # how far back the daily refresh fills missed days
 
 The file form (`EOD_CONFIG=eod.toml`):
 
@@ -43,6 +45,15 @@ DEFAULT_MAX_FAILED_SHARE = 0.02
 #: Rows per batch a fetch hands to the warehouse: large enough that COPY runs at full
 #: speed, small enough that a batch is ~10 MB in memory and a crash loses little work.
 DEFAULT_BATCH_ROWS = 100_000
+#: Trading days before the newest one that the daily refresh fetches again, to pick up
+#: late corrections: EODHD updates US volumes from the consolidated feed after the first
+#: release, and corrections can come days later (../shared/eodhd-api.md, "Revisions").
+#: One day catches the volume update at the cost of one more bulk call (100) a day.
+DEFAULT_REVISION_DAYS = 1
+#: Calendar days back from the newest available day in which the daily refresh requests
+#: every trading day that is not materialized (a daemon down over a long weekend, a
+#: failed run). Older holes are a backfill's job, which the checks name.
+DEFAULT_REFRESH_LOOKBACK_DAYS = 30
 
 _ENTRY = re.compile(r"^(?P<code>[A-Z0-9]+)(?::(?P<start>[^:]+))?$")
 
@@ -67,6 +78,8 @@ class PipelineConfig:
     max_failed_share: float = DEFAULT_MAX_FAILED_SHARE
     refresh_delay: dt.timedelta = dt.timedelta(0)
     batch_rows: int = DEFAULT_BATCH_ROWS
+    revision_days: int = DEFAULT_REVISION_DAYS
+    refresh_lookback: dt.timedelta = dt.timedelta(days=DEFAULT_REFRESH_LOOKBACK_DAYS)
 
     def exchange(self, code: str) -> ExchangeSetting:
         for setting in self.exchanges:
@@ -172,5 +185,22 @@ def load_config(env: Mapping[str, str] | None = None, today: dt.date | None = No
         raise ConfigError(f"EOD_BATCH_ROWS: {batch_raw!r} is not a whole number") from None
     if batch_rows < 1:
         raise ConfigError(f"EOD_BATCH_ROWS: {batch_rows} must be at least 1")
+    revision_days = _whole(env, file, "EOD_REVISION_DAYS", "revision_days",
+                           DEFAULT_REVISION_DAYS, minimum=0)
+    lookback = _whole(env, file, "EOD_REFRESH_LOOKBACK_DAYS", "refresh_lookback_days",
+                      DEFAULT_REFRESH_LOOKBACK_DAYS, minimum=1)
     return PipelineConfig(exchanges=exchanges, max_failed_share=share, refresh_delay=delay,
-                          batch_rows=batch_rows)
+                          batch_rows=batch_rows, revision_days=revision_days,
+                          refresh_lookback=dt.timedelta(days=lookback))
+
+
+def _whole(env: Mapping[str, str], file: Mapping[str, Any], name: str, key: str,
+           default: int, minimum: int) -> int:
+    raw = env.get(name, file.get(key, default))
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: {raw!r} is not a whole number") from None
+    if value < minimum:
+        raise ConfigError(f"{name}: {value} must be at least {minimum}")
+    return value

@@ -35,13 +35,23 @@ from eod_pipeline.commands.demo import (
 )
 from eod_pipeline.markets.registry import EXCHANGES
 from eod_pipeline.simulator import SimulatorServer
+from eod_pipeline.warehouse.migrations import HYPERTABLES, latest_version
+from eod_pipeline.warehouse.slices import DateRange, TableSlice
+from eod_pipeline.warehouse.tables import PRICES
+from eod_pipeline.warehouse.writer import write_frames
 from eod_pipeline_tests.defs.harness import Harness, make_pipeline
+from eod_pipeline_tests.fixtures.postgres import (
+    compress_all_chunks,
+    create_database,
+    drop_database,
+)
 from eod_pipeline_tests.fixtures.simulator import SIM_NOW, SIM_TOKEN
+from eod_pipeline_tests.warehouse.frames import price_frame
 
 #: Environment the commands read; cleared so the developer's own settings never leak in.
 _SETTINGS = ("EOD_CONFIG", "EOD_EXCHANGES", "EOD_START_DATE", "EOD_MAX_FAILED_SHARE",
              "EOD_REFRESH_DELAY_MINUTES", "EOD_DATABASE_URL", "EODHD_API_TOKEN",
-             "EODHD_BASE_URL", "EODHD_REQUESTS_PER_MINUTE", "DAGSTER_HOME")
+             "EODHD_BASE_URL", "EODHD_REQUESTS_PER_MINUTE", "DAGSTER_HOME", "EOD_TIMESCALEDB")
 
 
 def _free_port() -> int:
@@ -247,7 +257,8 @@ def test_status_counts_rows_span_and_gaps(harness: Harness, warehouse_url: str):
     us = next(line for line in lines if line.startswith("US ")).split()
     assert us[:6] == ["US", f"{active}/{delisted}", f"{stored.height:,}", "2026-11-02",
                       "2026-11-20", "5"]
-    assert us[6] == dt.date.today().isoformat() and us[-1] == "1"
+    # The fetch log's time is the pipeline's clock (the harness's simulated now).
+    assert us[6] == harness.now.date().isoformat() and us[-1] == "1"
     lse = next(line for line in lines if line.startswith("LSE ")).split()
     assert lse == ["LSE", "0/0", "0", "-", "-", "0", "never", "0"]
     assert ("US: 5 trading days between first and last have no rows: 2026-11-09, "
@@ -273,9 +284,11 @@ def test_doctor_all_ok(env: pytest.MonkeyPatch, tmp_path: Path):
     env.setenv("DAGSTER_HOME", str(tmp_path / "dh"))
     result = run("doctor")
     assert result.exit_code == 0, result.output
-    assert _verdicts(result.output) == {
-        "config": "OK", "database": "OK", "schema": "OK", "storage": "OK", "token": "OK",
-        "api": "OK", "dagster home": "OK"}
+    expected = {"config": "OK", "database": "OK", "schema": "OK", "storage": "OK",
+                "token": "OK", "api": "OK", "dagster home": "OK"}
+    if "TimescaleDB" in result.output:  # the suite's default mode: a line per hypertable
+        expected.update({spec.qualified_name: "OK" for spec in HYPERTABLES})
+    assert _verdicts(result.output) == expected
     assert "0 of 100,000 calls used today" in result.output
     assert result.output.rstrip().endswith("verdict: ready")
     assert SIM_TOKEN not in result.output
@@ -285,8 +298,10 @@ def test_doctor_without_a_token_fails(env: pytest.MonkeyPatch):
     env.delenv("EODHD_API_TOKEN")
     result = run("doctor")
     assert result.exit_code == 1
-    assert ("FAIL  token         EODHD_API_TOKEN is not set: export your EODHD API token "
-            "(or run `eod-pipeline demo` for simulated data)") in result.output.splitlines()
+    # Names are padded to the longest (e.g. `eod.dividends` in TimescaleDB mode).
+    assert re.search(r"^FAIL  token {2,}EODHD_API_TOKEN is not set: export your EODHD API "
+                     r"token \(or run `eod-pipeline demo` for simulated data\)$",
+                     result.output, re.MULTILINE)
     assert _verdicts(result.output)["api"] == "WARN"
     assert "verdict: NOT READY (1 FAIL, 2 WARN)" in result.output
 
@@ -342,6 +357,184 @@ def test_db_url_before_the_embedded_cluster_exists(clean_env: pytest.MonkeyPatch
     result = CliRunner().invoke(cli, ["db", "url"])
     assert result.exit_code == 1
     assert "`eod-pipeline db start` creates it" in result.output
+
+
+# ----- schema and storage mode ---------------------------------------------------------------
+
+
+@pytest.fixture
+def fresh_env(clean_env: pytest.MonkeyPatch, database_url: str) -> pytest.MonkeyPatch:
+    """An empty database as the warehouse, US configured, no token."""
+    clean_env.setenv("EOD_DATABASE_URL", database_url)
+    clean_env.setenv("EOD_EXCHANGES", "US:2025-01-02")
+    return clean_env
+
+
+@pytest.fixture
+def plain_server_env(clean_env: pytest.MonkeyPatch, pg_plain_server_url: str
+                     ) -> Iterator[pytest.MonkeyPatch]:
+    """An empty database on a server with timescaledb installed but not preloaded."""
+    url = create_database(pg_plain_server_url)
+    clean_env.setenv("EOD_DATABASE_URL", url)
+    clean_env.setenv("EOD_EXCHANGES", "US:2025-01-02")
+    yield clean_env
+    drop_database(pg_plain_server_url, url)
+
+
+_PLAN = ("plan", "--exchange", "US", "--from", "2026-11-16", "--to", "2026-11-20")
+
+
+def _no_schema(url: str) -> bool:
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT to_regnamespace('eod')").fetchone() == (None,)
+
+
+def test_status_and_plan_never_migrate_and_say_which_command_does(fresh_env, database_url):
+    for command in (("status",), _PLAN):
+        result = CliRunner().invoke(cli, list(command))
+        assert result.exit_code == 1, result.output
+        assert _error_line(result) == (
+            "Error: The warehouse has no schema yet: run `eod-pipeline db migrate` (or "
+            "`eod-pipeline db start` for the embedded cluster) to create it")
+    assert _no_schema(database_url)
+
+    created = run("db", "migrate")
+    assert created.exit_code == 0, created.output
+    assert f"applied migration {latest_version()}: " in created.output
+    assert run("status").exit_code == 0
+
+    with psycopg.connect(database_url) as conn:  # as if the code had a newer migration
+        conn.execute("DELETE FROM eod.schema_migrations WHERE version = %s",
+                     (latest_version(),))
+    behind = CliRunner().invoke(cli, ["status"])
+    assert behind.exit_code == 1
+    assert _error_line(behind).endswith("not applied): run `eod-pipeline db migrate`")
+    doctor = run("doctor")
+    assert _verdicts(doctor.output)["schema"] == "FAIL"
+    assert "runs refuse it until you run `eod-pipeline db migrate`" in doctor.output
+
+    again = run("db", "migrate")
+    assert again.exit_code == 0, again.output
+    assert f"applied migration {latest_version()}: " in again.output
+    assert run("db", "migrate").output.splitlines()[1:] == [
+        f"schema up to date (version {latest_version()})",
+        again.output.splitlines()[-1],
+    ]
+
+
+def _contents(url: str) -> dict[str, list[tuple]]:
+    with psycopg.connect(url) as conn:
+        return {spec.name: conn.execute(
+            f"SELECT * FROM eod.{spec.name} ORDER BY exchange, symbol, date").fetchall()
+            for spec in HYPERTABLES}
+
+
+@pytest.mark.timescaledb
+def test_db_migrate_converts_a_plain_warehouse_keeping_every_row(fresh_env, database_url):
+    fresh_env.setenv("EOD_TIMESCALEDB", "off")
+    created = run("db", "migrate")
+    assert created.output.splitlines()[-1] == "storage mode: plain PostgreSQL"
+    fresh_env.delenv("EOD_TIMESCALEDB")
+    frame = price_frame(start=dt.date(2021, 6, 1), days=3 * 365, symbols=("AAA", "M&G"))
+    with psycopg.connect(database_url) as conn:
+        write_frames(conn, PRICES, frame, TableSlice(
+            PRICES, {"exchange": ["US"]},
+            DateRange("date", dt.date(2021, 1, 1), dt.date(2024, 12, 31))))
+        conn.execute("INSERT INTO eod.splits VALUES ('US', 'AAA', '2022-06-01', "
+                     "'4.000000/1.000000', 4, 1)")
+        conn.execute("INSERT INTO eod.dividends (exchange, symbol, date, value) VALUES "
+                     "('US', 'AAA', '2023-03-01', 0.25), ('US', 'M&G', '2021-09-01', 0.1)")
+    before = _contents(database_url)
+
+    # Neither reading nor migrating without a flag converts anything.
+    assert run("status").exit_code == 0
+    unchanged = run("db", "migrate")
+    assert unchanged.output.splitlines()[-1] == "storage mode: plain PostgreSQL"
+
+    converted = run("db", "migrate", "--timescaledb")
+    assert converted.exit_code == 0, converted.output
+    lines = converted.output.splitlines()
+    assert "converting the time-series tables: plain PostgreSQL -> TimescaleDB" in lines
+    rows = {m[1]: (m[2], m[4]) for line in lines
+            if (m := re.match(r"^  (eod\.\w+)\s+([\d,]+) rows\s+([\d.]+) s  (.+)$", line))}
+    assert rows == {"eod.prices": (f"{frame.height:,}", "hypertable"),
+                    "eod.splits": ("1", "hypertable"), "eod.dividends": ("2", "hypertable")}
+    assert re.search(r"^storage mode: TimescaleDB \(was plain PostgreSQL\); conversion "
+                     r"took [\d.]+ s$", converted.output, re.MULTILINE)
+    assert _contents(database_url) == before
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM timescaledb_information.hypertables "
+                            "WHERE hypertable_schema = 'eod'").fetchone() == (len(HYPERTABLES),)
+        compress_all_chunks(conn, "eod.prices")
+
+    back = run("db", "migrate", "--plain")
+    assert back.exit_code == 0, back.output
+    assert "storage mode: plain PostgreSQL (was TimescaleDB)" in back.output
+    assert _contents(database_url) == before
+    again = run("db", "migrate", "--plain")
+    assert again.output.splitlines()[-1] == "storage mode: plain PostgreSQL (nothing to convert)"
+
+
+@pytest.mark.timescaledb
+def test_doctor_reports_each_hypertable_chunks_and_compression(env, warehouse_url):
+    frame = price_frame(start=dt.date(2021, 6, 1), days=2 * 365, symbols=("AAA", "BBB"))
+    with psycopg.connect(warehouse_url) as conn:
+        write_frames(conn, PRICES, frame, TableSlice(
+            PRICES, {"exchange": ["US"]},
+            DateRange("date", dt.date(2021, 1, 1), dt.date(2023, 12, 31))))
+        chunks = conn.execute("SELECT count(*) FROM show_chunks('eod.prices')").fetchone()[0]
+        compress_all_chunks(conn, "eod.prices")
+    result = run("doctor")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    storage = next(line for line in lines if line.startswith("OK    storage"))
+    assert f"({len(HYPERTABLES)} of {len(HYPERTABLES)} time-series tables are hypertables)" \
+        in storage
+    prices = next(line for line in lines if " eod.prices " in line)
+    assert re.match(rf"^OK\s+eod\.prices\s+hypertable: {chunks} chunks, {chunks} compressed; "
+                    r"[\d.]+ [kMG]?B before, [\d.]+ [kMG]?B after compression; "
+                    r"[\d.]+ [kMG]?B in all$", prices), prices
+    splits = next(line for line in lines if " eod.splits " in line)
+    assert "0 chunks, 0 compressed; nothing compressed yet" in splits
+
+
+@pytest.mark.timescaledb
+def test_a_server_with_timescaledb_installed_but_not_preloaded(plain_server_env):
+    url = os.environ["EOD_DATABASE_URL"]
+    doctor = run("doctor")
+    verdicts = _verdicts(doctor.output)
+    assert verdicts["schema"] == "FAIL" and verdicts["storage"] == "FAIL"
+    storage = next(line for line in doctor.output.splitlines() if "storage" in line)
+    assert ("timescaledb is installed but unusable, so the warehouse would be created with "
+            "plain tables: set shared_preload_libraries = 'timescaledb' in postgresql.conf "
+            "and restart the server") in storage
+
+    refused = CliRunner().invoke(cli, ["db", "migrate", "--timescaledb"])
+    assert refused.exit_code == 1
+    assert "Cannot use TimescaleDB: timescaledb is installed but not preloaded" in \
+        refused.output
+    assert _no_schema(url)  # refused before creating anything
+
+    created = run("db", "migrate")
+    assert created.exit_code == 0, created.output
+    assert created.output.splitlines()[-1] == "storage mode: plain PostgreSQL"
+    for command in (("status",), _PLAN):
+        assert run(*command).exit_code == 0
+    doctor = run("doctor")
+    assert _verdicts(doctor.output)["storage"] == "WARN"
+    assert "then run `eod-pipeline db migrate --timescaledb`" in doctor.output
+
+    # A TimescaleDB warehouse on such a server (its preload removed): refused, clearly.
+    with psycopg.connect(url) as conn:
+        conn.execute("UPDATE eod.warehouse_settings SET storage_mode = 'timescaledb'")
+    for command in (("status",), _PLAN):
+        result = CliRunner().invoke(cli, list(command))
+        assert result.exit_code == 1
+        assert _error_line(result) == (
+            "Error: The warehouse's storage mode is TimescaleDB, but timescaledb is "
+            "installed but not preloaded: set shared_preload_libraries = 'timescaledb' in "
+            "postgresql.conf and restart the server")
+    assert _verdicts(run("doctor").output)["storage"] == "FAIL"
 
 
 # ----- simulate ----------------------------------------------------------------------------

@@ -34,10 +34,14 @@ from eod_pipeline.warehouse.connection import (
     DATABASE_URL_ENV,
     redact_url,
     resolve_database_url,
-    timescaledb_wanted,
 )
 from eod_pipeline.warehouse.embedded import EmbeddedPostgresError
-from eod_pipeline.warehouse.migrations import StorageMode, ensure_schema
+from eod_pipeline.warehouse.migrations import (
+    StorageMode,
+    WarehouseNotReady,
+    check_schema,
+    ensure_schema,
+)
 
 #: Exit code for invalid settings, the same as click's for invalid arguments: both are
 #: "fix what you typed or exported", unlike 1 ("something in the environment failed").
@@ -124,12 +128,14 @@ def database_source() -> str:
 
 @contextmanager
 def warehouse(*, apply_schema: bool = True
-              ) -> Iterator[tuple[psycopg.Connection, StorageMode | None]]:
-    """A connection to the warehouse, with the schema brought up to date by default.
+              ) -> Iterator[tuple[psycopg.Connection, StorageMode]]:
+    """A connection to the warehouse and its storage mode.
 
-    Applying the schema here is what every Dagster run does on its first connection
-    (`WarehouseResource.connect`): idempotent, and it lets `plan`/`status` work on a fresh
-    warehouse instead of failing on a missing table.
+    `apply_schema=True` migrates the schema first: only for the explicit migration
+    points (`db start`, the demo). `apply_schema=False` (`status`, `plan`) only checks
+    that the schema is current, like a Dagster run, and fails with the command to run
+    when it is not. Database errors while the body runs become one line and exit 1, so
+    no server state (an unusable extension, a dropped connection) ends in a traceback.
     """
     url = warehouse_url()
     try:
@@ -139,9 +145,14 @@ def warehouse(*, apply_schema: bool = True
             f"cannot reach the warehouse at {connection_failure(url, exc)}"
         ) from None
     with conn:
-        mode = (ensure_schema(conn, use_timescaledb=timescaledb_wanted()) if apply_schema
-                else None)
-        yield conn, mode
+        try:
+            mode = ensure_schema(conn) if apply_schema else check_schema(conn)
+            yield conn, mode
+        except WarehouseNotReady as exc:
+            raise click.ClickException(str(exc)) from None
+        except psycopg.Error as exc:
+            raise click.ClickException(
+                f"the warehouse at {connection_failure(url, exc)}") from None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -1,21 +1,41 @@
-"""`eod-pipeline db start|stop|url`: the embedded PostgreSQL cluster under EOD_HOME.
+"""`eod-pipeline db start|stop|url|migrate`: the warehouse's server and schema.
 
-Why a command for it: the cluster starts itself on first use and outlives the process
-that started it (runs, the webserver and the CLI share it), so something has to stop it,
-and `psql "$(eod-pipeline db url)"` is the quickest way into the data.
+Why a command for it: the embedded cluster starts itself on first use and outlives the
+process that started it (runs, the webserver and the CLI share it), so something has to
+stop it, and `psql "$(eod-pipeline db url)"` is the quickest way into the data.
+
+`db migrate` (and `db start`) are where the schema changes: runs, sensors, `status` and
+`plan` only check it. `db migrate --timescaledb | --plain` is the one way to convert the
+time-series tables between storage modes, since that rewrites them.
 """
 
 from __future__ import annotations
 
 import os
+import time
 
 import click
 import psycopg
 
-from eod_pipeline.commands.common import shown_url
-from eod_pipeline.warehouse.connection import DATABASE_URL_ENV, timescaledb_wanted
+from eod_pipeline.commands.common import connection_failure, database_source, n, shown_url
+from eod_pipeline.commands.common import warehouse_url as resolve_warehouse_url
+from eod_pipeline.warehouse.connection import DATABASE_URL_ENV, connect
 from eod_pipeline.warehouse.embedded import EmbeddedPostgres, EmbeddedPostgresError, default_home
-from eod_pipeline.warehouse.migrations import StorageMode, ensure_schema
+from eod_pipeline.warehouse.migrations import (
+    StorageMode,
+    WarehouseNotReady,
+    change_storage_mode,
+    latest_version,
+    migrate_schema,
+)
+from eod_pipeline.warehouse.storage import (
+    COLUMNSTORE_AFTER,
+    TableConversion,
+    probe_timescaledb,
+)
+
+#: How the modes are named in what the commands print.
+MODE_NAMES = {StorageMode.TIMESCALEDB: "TimescaleDB", StorageMode.POSTGRES: "plain PostgreSQL"}
 
 
 def _note_external() -> None:
@@ -39,10 +59,13 @@ def start() -> None:
         url = cluster.ensure_running()
     except EmbeddedPostgresError as exc:
         raise click.ClickException(str(exc)) from None
-    with psycopg.connect(url) as conn:
-        mode = ensure_schema(conn, use_timescaledb=timescaledb_wanted())
-    kind = "TimescaleDB" if mode is StorageMode.TIMESCALEDB else "plain PostgreSQL"
-    click.echo(f"embedded warehouse running: {url} ({kind}; data in {cluster.data_dir})")
+    try:
+        with connect(url) as conn:
+            mode = migrate_schema(conn).mode
+    except WarehouseNotReady as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"embedded warehouse running: {url} ({MODE_NAMES[mode]}; data in "
+               f"{cluster.data_dir})")
 
 
 @db.command()
@@ -79,3 +102,76 @@ def url() -> None:
         ) from None
     if not (cluster.data_dir / "postmaster.pid").exists():
         click.echo("(not running: `eod-pipeline db start`)", err=True)
+
+
+@db.command()
+@click.option("--timescaledb", "target", flag_value=StorageMode.TIMESCALEDB.value,
+              help="Also convert the time-series tables to TimescaleDB hypertables with "
+                   "the columnstore (needs the extension preloaded by the server).")
+@click.option("--plain", "target", flag_value=StorageMode.POSTGRES.value,
+              help="Also convert the time-series tables to plain PostgreSQL tables.")
+def migrate(target: str | None) -> None:
+    """Apply pending schema migrations to the warehouse; with a flag, convert its storage.
+
+    The warehouse is EOD_DATABASE_URL's, else the embedded cluster (started if needed).
+    A new warehouse is created in the mode the flag names, else TimescaleDB where the
+    extension is usable and EOD_TIMESCALEDB is not off. Converting rewrites every
+    time-series table in one transaction (all or nothing; runs touching them wait), keeps
+    every row, records the new mode and prints the time each table took.
+    """
+    wanted = StorageMode(target) if target else None
+    url = resolve_warehouse_url()
+    try:
+        conn = connect(url)
+    except psycopg.Error as exc:
+        raise click.ClickException(
+            f"cannot reach the warehouse at {connection_failure(url, exc)}") from None
+    click.echo(f"warehouse: {shown_url(url)} ({database_source()})")
+    with conn:
+        try:
+            if wanted is StorageMode.TIMESCALEDB:
+                # Before creating anything: a new warehouse must not start out plain.
+                probe = probe_timescaledb(conn)
+                if not probe.usable:
+                    raise WarehouseNotReady(
+                        f"Cannot use TimescaleDB: {probe.why_unusable()}")
+            started = time.monotonic()
+            report = migrate_schema(
+                conn, use_timescaledb=None if wanted is None
+                else wanted is StorageMode.TIMESCALEDB)
+            if report.applied:
+                for m in report.applied:
+                    click.echo(f"applied migration {m.version}: {m.description}")
+                click.echo(f"schema at version {latest_version()} "
+                           f"({time.monotonic() - started:.2f} s)")
+            else:
+                click.echo(f"schema up to date (version {latest_version()})")
+            if wanted is None or wanted is report.mode:
+                click.echo(f"storage mode: {MODE_NAMES[report.mode]}"
+                           + ("" if wanted is None else " (nothing to convert)"))
+                return
+            started = time.monotonic()
+            done = change_storage_mode(conn, wanted)
+            took = time.monotonic() - started
+        except WarehouseNotReady as exc:
+            raise click.ClickException(str(exc)) from None
+        except psycopg.Error as exc:
+            raise click.ClickException(
+                f"migrating {connection_failure(url, exc)} failed; nothing was "
+                "changed by the failed step") from None
+    click.echo(f"converting the time-series tables: {MODE_NAMES[report.mode]} -> "
+               f"{MODE_NAMES[wanted]}")
+    click.echo(_conversion_table(done))
+    click.echo(f"storage mode: {MODE_NAMES[wanted]} (was {MODE_NAMES[report.mode]}); "
+               f"conversion took {took:.2f} s")
+    if wanted is StorageMode.TIMESCALEDB:
+        click.echo(f"the columnstore policy compresses chunks older than {COLUMNSTORE_AFTER} "
+                   "in the background; `eod-pipeline doctor` shows chunks and sizes")
+
+
+def _conversion_table(done: list[TableConversion]) -> str:
+    width = max(len(c.table) for c in done)
+    rows_width = max(len(n(c.rows)) for c in done)
+    return "\n".join(
+        f"  {c.table.ljust(width)}  {n(c.rows).rjust(rows_width)} rows  "
+        f"{c.seconds:7.2f} s  {c.became}" for c in done)

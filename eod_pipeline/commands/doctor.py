@@ -2,9 +2,10 @@
 
 Why each check exists: they are the things that make a run fail minutes in, or fail
 confusingly, checked up front in a few seconds: settings that do not parse, a warehouse
-that is unreachable or has a schema newer than the code, no token, a token the API
-rejects, a spent daily quota. FAIL means a run would fail; WARN means it would work but
-something deserves attention. The exit code is 1 when any line FAILs.
+that is unreachable, has a schema behind or ahead of the code (runs never migrate) or a
+storage mode the server cannot serve (TimescaleDB installed but not preloaded), no token,
+a token the API rejects, a spent daily quota. FAIL means a run would fail; WARN means it
+would work but something deserves attention. The exit code is 1 when any line FAILs.
 """
 
 from __future__ import annotations
@@ -30,17 +31,20 @@ from eod_pipeline.commands.common import (
 )
 from eod_pipeline.config import ConfigError, load_config
 from eod_pipeline.eodhd.settings import ENV_BASE_URL, ENV_TOKEN
+from eod_pipeline.warehouse import health
 from eod_pipeline.warehouse.connection import (
     TIMESCALEDB_ENV,
     resolve_database_url,
     timescaledb_wanted,
 )
 from eod_pipeline.warehouse.embedded import EmbeddedPostgresError
-from eod_pipeline.warehouse.migrations import (
-    HYPERTABLES,
-    latest_version,
-    schema_version,
-    timescaledb_available,
+from eod_pipeline.warehouse.migrations import latest_version
+from eod_pipeline.warehouse.storage import (
+    MIGRATE_COMMAND,
+    PRELOAD_FIX,
+    StorageMode,
+    TimescaleProbe,
+    hypertable_specs,
 )
 
 #: Below this share of the daily quota left, the API line warns: a backfill may not fit.
@@ -92,55 +96,124 @@ def check_warehouse() -> Iterator[Check]:
         yield Check(Verdict.FAIL, "database", f"not reachable: {connection_failure(url, exc)}")
         return
     with conn:
-        version = conn.execute("SHOW server_version").fetchone()
-        yield Check(Verdict.OK, "database",
-                    f"reachable: {shown_url(url)} ({source}; PostgreSQL "
-                    f"{version[0] if version else '?'})")
-        yield _schema_check(conn)
-        yield _storage_check(conn)
+        try:
+            yield Check(Verdict.OK, "database",
+                        f"reachable: {shown_url(url)} ({source}; PostgreSQL "
+                        f"{health.server_version(conn)})")
+            state = health.schema_state(conn)
+            probe = health.timescaledb_state(conn)
+            yield _schema_check(state)
+            yield from _storage_checks(conn, state, probe)
+        except psycopg.Error as exc:
+            yield Check(Verdict.FAIL, "database", f"query failed: {connection_failure(url, exc)}")
 
 
-def _schema_check(conn: psycopg.Connection) -> Check:
+def _schema_check(state: health.SchemaState) -> Check:
+    """FAIL whenever a run would refuse the warehouse: runs never migrate."""
     latest = latest_version()
-    exists = conn.execute("SELECT to_regclass('eod.schema_migrations')").fetchone()
-    if not exists or exists[0] is None:
-        return Check(Verdict.WARN, "schema",
-                     f"not created yet (version 0 of {latest}); the first run, `plan`, "
-                     "`status` or `db start` creates it")
-    current = schema_version(conn)
-    if current == latest:
-        return Check(Verdict.OK, "schema", f"version {current} (current)")
-    if current < latest:
-        return Check(Verdict.WARN, "schema",
-                     f"version {current} of {latest}: migrated forward on the next run")
-    return Check(Verdict.FAIL, "schema",
-                 f"version {current} is newer than this code knows ({latest}): "
-                 "upgrade eod-pipeline before running it against this warehouse")
+    if not state.exists:
+        return Check(Verdict.FAIL, "schema",
+                     f"not created yet (version 0 of {latest}): run `{MIGRATE_COMMAND}` "
+                     "(the demo and `db start` also create it)")
+    if state.newer_than_code:
+        return Check(Verdict.FAIL, "schema",
+                     f"version {state.version} is newer than this code knows ({latest}): "
+                     "upgrade eod-pipeline before running it against this warehouse")
+    if state.pending:
+        return Check(Verdict.FAIL, "schema",
+                     f"version {state.version} of {latest} (pending: "
+                     f"{', '.join(map(str, state.pending))}): runs refuse it until you run "
+                     f"`{MIGRATE_COMMAND}`")
+    if state.mode is None:
+        return Check(Verdict.FAIL, "schema",
+                     f"version {state.version}, but no storage mode recorded (made by an "
+                     f"older version): run `{MIGRATE_COMMAND}` to record it")
+    return Check(Verdict.OK, "schema", f"version {state.version} (current)")
 
 
-def _storage_check(conn: psycopg.Connection) -> Check:
-    row = conn.execute(
-        "SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'"
-    ).fetchone()
-    if row is not None:
-        count = conn.execute(
-            "SELECT count(*) FROM timescaledb_information.hypertables "
-            "WHERE hypertable_schema = 'eod'"
-        ).fetchone()
-        return Check(Verdict.OK, "storage",
-                     f"TimescaleDB {row[0]} ({count[0] if count else 0} of {len(HYPERTABLES)} "
-                     "time-series tables are hypertables)")
-    if timescaledb_available(conn) and not timescaledb_wanted():
-        return Check(Verdict.OK, "storage",
-                     f"plain PostgreSQL ({TIMESCALEDB_ENV}=off; timescaledb is available)")
-    if timescaledb_available(conn):
-        return Check(Verdict.WARN, "storage",
-                     "plain PostgreSQL: timescaledb is installed but not enabled in this "
-                     "database (it needs shared_preload_libraries = 'timescaledb'); it is "
-                     "enabled when the schema is next applied if it can be")
-    return Check(Verdict.OK, "storage",
-                 "plain PostgreSQL (timescaledb not installed: same tables and queries, "
-                 "no hypertables or compression)")
+def _size(n_bytes: int | None) -> str:
+    if n_bytes is None:
+        return "-"
+    size = float(n_bytes)
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+def _storage_checks(conn: psycopg.Connection, state: health.SchemaState,
+                    probe: TimescaleProbe) -> Iterator[Check]:
+    """The recorded storage mode against what the server can do; in TimescaleDB mode one
+    line per hypertable (chunks, compressed chunks, size before and after compression)."""
+    wanted = timescaledb_wanted()
+    mode = state.mode
+    if mode is StorageMode.TIMESCALEDB:
+        if not probe.usable:
+            yield Check(Verdict.FAIL, "storage",
+                        f"TimescaleDB mode (recorded), but {probe.why_unusable()}")
+            return
+        yield from _timescaledb_checks(conn, probe, wanted)
+        return
+    if mode is StorageMode.POSTGRES:
+        if not wanted:
+            yield Check(Verdict.OK, "storage", f"plain PostgreSQL ({TIMESCALEDB_ENV}=off)")
+        elif probe.usable:
+            yield Check(Verdict.OK, "storage",
+                        f"plain PostgreSQL (recorded); timescaledb {probe.available_version} "
+                        f"is usable here: `{MIGRATE_COMMAND} --timescaledb` converts the "
+                        "time-series tables to hypertables with compression")
+        elif probe.installed:
+            yield Check(Verdict.WARN, "storage",
+                        "plain PostgreSQL (recorded); timescaledb is installed but not "
+                        f"preloaded: to use it, {PRELOAD_FIX}, then run `{MIGRATE_COMMAND} "
+                        "--timescaledb`")
+        else:
+            yield Check(Verdict.OK, "storage",
+                        "plain PostgreSQL (timescaledb not installed: same tables and "
+                        "queries, no hypertables or compression)")
+        return
+    # No mode recorded yet: say what creating the warehouse would choose.
+    if not wanted:
+        yield Check(Verdict.OK, "storage",
+                    f"not decided yet: plain PostgreSQL ({TIMESCALEDB_ENV}=off)")
+    elif probe.usable:
+        yield Check(Verdict.OK, "storage",
+                    f"not decided yet: TimescaleDB {probe.available_version} (usable)")
+    elif probe.installed:
+        yield Check(Verdict.FAIL, "storage",
+                    "timescaledb is installed but unusable, so the warehouse would be "
+                    f"created with plain tables: {PRELOAD_FIX} (or set {TIMESCALEDB_ENV}=off "
+                    "to choose plain tables)")
+    else:
+        yield Check(Verdict.OK, "storage",
+                    "not decided yet: plain PostgreSQL (timescaledb not installed)")
+
+
+def _timescaledb_checks(conn: psycopg.Connection, probe: TimescaleProbe,
+                        wanted: bool) -> Iterator[Check]:
+    stats = {s.table: s for s in health.hypertable_stats(conn)}
+    specs = hypertable_specs()
+    note = ("" if wanted else f"; {TIMESCALEDB_ENV}=off applies only when a warehouse is "
+            f"created: `{MIGRATE_COMMAND} --plain` converts this one")
+    yield Check(Verdict.OK if wanted else Verdict.WARN, "storage",
+                f"TimescaleDB {probe.extension_version or probe.available_version} "
+                f"({sum(s.qualified_name in stats for s in specs)} of {len(specs)} "
+                f"time-series tables are hypertables){note}")
+    for spec in specs:
+        table = spec.qualified_name
+        found = stats.get(table)
+        if found is None:
+            yield Check(Verdict.WARN, table,
+                        f"a plain table in a TimescaleDB warehouse: run `{MIGRATE_COMMAND} "
+                        "--timescaledb`")
+            continue
+        sizes = (f"{_size(found.before_compression_bytes)} before, "
+                 f"{_size(found.after_compression_bytes)} after compression"
+                 if found.compressed_chunks else "nothing compressed yet")
+        yield Check(Verdict.OK, table,
+                    f"hypertable: {found.chunks} chunks, {found.compressed_chunks} "
+                    f"compressed; {sizes}; {_size(found.total_bytes)} in all")
 
 
 def check_eodhd() -> Iterator[Check]:

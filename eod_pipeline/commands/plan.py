@@ -65,7 +65,8 @@ def plan(code: str, start: dt.date, end: dt.date, strategy: str | None, refetch:
     """
     config = pipeline_config()
     _check_range(start, end, configured_exchange_start(config, code), code)
-    with warehouse() as (conn, _mode):
+    # Reads only: never migrates (an out-of-date schema says to run `db migrate`).
+    with warehouse(apply_schema=False) as (conn, _mode):
         holidays = queries.holidays(conn, code)
         symbols = queries.symbol_codes(conn, code)
         # As the price asset does: a refetch plans as if the fetch log were empty.

@@ -126,6 +126,7 @@ def status() -> None:
     """
     config = pipeline_config()
     now = dt.datetime.now(dt.UTC) - config.refresh_delay
-    with warehouse() as (conn, _mode):
+    # Reads only: never migrates (an out-of-date schema says to run `db migrate`).
+    with warehouse(apply_schema=False) as (conn, _mode):
         statuses = [exchange_status(conn, s, now) for s in config.exchanges]
     click.echo(render(statuses))

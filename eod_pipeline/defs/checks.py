@@ -41,11 +41,19 @@ DESCRIPTIONS = {
         "Fails when the newest trading day whose data should be out by now (close + data "
         "delay, holidays and weekends skipped) has no rows in eod.prices."),
     "coverage": (
-        "Share of the newest day's active symbols with a row: warns below "
-        f"{quality.COVERAGE_WARN:.0%}, fails below {quality.COVERAGE_ERROR:.0%}."),
+        "Per trading day of the run's dates (the newest stored day when run alone), the "
+        "share of active symbols with a row: warns below "
+        f"{quality.COVERAGE_WARN:.0%}, fails below {quality.COVERAGE_ERROR:.0%}; names the "
+        "worst day and its missing tickers."),
     "no_gaps": (
-        "Trading days (weekdays that are not the exchange's holidays) between the first and "
-        "last stored date with no rows at all."),
+        "Fails on any ticker's trading day with no row, between its first and last stored "
+        "row, that the fetch log does not prove the source was asked for (names tickers "
+        "and dates). Warns on answered stretches of "
+        f"{quality.HALT_MIN_DAYS}+ days (possible halts) until acknowledged in "
+        "eod.gap_acknowledgements, and on weekdays the source had no rows at all."),
+    "fetch_log_agrees": (
+        "Fails where the fetch log says more rows were stored for a request than "
+        "eod.prices holds."),
     "ohlc_consistent": "Stored rows keep low <= open, close <= high and non-negative values.",
     "no_suspicious_moves": (
         f"Warns on day-over-day close changes beyond {quality.SUSPICIOUS_FACTOR:g}x with no "
@@ -148,7 +156,9 @@ def build_price_checks(setting: ExchangeSetting, pipeline: PipelineConfig
             evaluations: dict[str, Callable[[], dict]] = {
                 "newest_trading_day_present": lambda: _newest_day(conn, setting, pipeline,
                                                                   clock),
-                "coverage": lambda: _result(quality.coverage(conn, code)),
+                "coverage": lambda: _result(quality.coverage(conn, code, holidays, window)),
+                "fetch_log_agrees": lambda: _result(quality.fetch_log_agrees(conn, code,
+                                                                             window)),
                 "no_gaps": lambda: _result(quality.gaps(conn, code, holidays, window)),
                 "ohlc_consistent": lambda: _result(quality.consistency(conn, code, window)),
                 "no_suspicious_moves": lambda: _result(

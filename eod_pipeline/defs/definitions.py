@@ -15,6 +15,7 @@ from eod_pipeline.defs.assets.prices import build_price_asset
 from eod_pipeline.defs.assets.reference import build_reference_assets, exchanges
 from eod_pipeline.defs.checks import build_price_checks
 from eod_pipeline.defs.io_manager import WarehouseIOManager
+from eod_pipeline.defs.reaper import dead_run_reaper
 from eod_pipeline.defs.resources import ClockResource, EodhdResource, WarehouseResource
 from eod_pipeline.defs.sensors import build_daily_refresh_sensor, build_reference_schedule
 from eod_pipeline.ingest.events import DIVIDEND_EVENTS, SPLIT_EVENTS
@@ -45,13 +46,14 @@ def _build(pipeline: PipelineConfig, resources: dict[str, object] | None) -> dg.
     checks = []
     for setting in pipeline.exchanges:
         assets.append(build_price_asset(setting, pipeline))
-        assets.extend(build_event_asset(setting, kind) for kind in (SPLIT_EVENTS, DIVIDEND_EVENTS))
+        assets.extend(build_event_asset(setting, kind, pipeline.max_failed_share)
+                      for kind in (SPLIT_EVENTS, DIVIDEND_EVENTS))
         assets.append(build_adjustments_asset(setting, pipeline))
         checks.append(build_price_checks(setting, pipeline))
     return dg.Definitions(
         assets=assets,
         asset_checks=checks,
-        sensors=[build_daily_refresh_sensor(pipeline)],
+        sensors=[build_daily_refresh_sensor(pipeline), dead_run_reaper],
         schedules=[build_reference_schedule(pipeline)],
         resources={**default_resources(), **(resources or {})},
         # Steps run in the run's own process. Every EODHD step holds the one `eodhd` pool

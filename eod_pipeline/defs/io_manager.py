@@ -9,8 +9,9 @@ Assets declare where their rows go in their metadata:
 - `eod/slice`: constant columns of the asset, e.g. `{"exchange": "US"}` for the US prices
   asset, so its partitions never touch another exchange's rows.
 
-An asset may return one DataFrame, an iterator of them, or a `FrameStream` (an iterator
-with a closing summary); returning None means the asset wrote its rows itself.
+An asset may return one DataFrame or `LoggedBatch` (rows plus the facts that commit with
+them), an iterator of them, or a `FrameStream` (an iterator with a closing summary);
+returning None means there was nothing to write.
 """
 
 
@@ -98,7 +99,7 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         spec = _table(metadata, context.asset_key)
         where = table_slice(context, spec, metadata)
         with self.warehouse.connect() as conn:
-            writer = TableWriter(conn, spec, where)
+            writer = TableWriter(conn, spec, where, run_id=context.run_id)
             report = writer.write(obj)
         context.add_output_metadata(
             {
@@ -109,6 +110,10 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
                 "rows_updated": report.updated,
                 "rows_unchanged": report.unchanged,
                 "duplicates_dropped": report.duplicates_dropped,
+                # Stored rows the source changed (old and new values in the revisions
+                # table), and the facts committed with the rows (rejects, fetch log).
+                "rows_revised": report.revised,
+                **{f"{name}_rows": n for name, n in sorted(report.companions.items())},
                 "write_mode": report.mode,
                 "write_seconds": round(report.seconds, 3),
                 "rows_per_s": round(report.rows_per_s, 1),

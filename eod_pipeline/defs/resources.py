@@ -13,8 +13,8 @@ from pydantic import PrivateAttr
 
 from eod_pipeline.eodhd.client import EodhdClient
 from eod_pipeline.eodhd.settings import EodhdSettings
-from eod_pipeline.warehouse.connection import connect, resolve_database_url, timescaledb_wanted
-from eod_pipeline.warehouse.migrations import StorageMode, ensure_schema
+from eod_pipeline.warehouse.connection import connect, resolve_database_url
+from eod_pipeline.warehouse.migrations import StorageMode, check_schema
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -24,8 +24,14 @@ class WarehouseResource(dg.ConfigurableResource):
     """The PostgreSQL/TimescaleDB warehouse.
 
     `database_url` unset means `EOD_DATABASE_URL`, else the embedded cluster that the
-    project starts itself (see `eod_pipeline.warehouse.embedded`). The schema is brought
-    to the newest version on first connection of each process (idempotent, locked).
+    project starts itself (see `eod_pipeline.warehouse.embedded`).
+
+    Connecting never migrates or converts anything: the first connection of each
+    resource checks, read-only, that the schema is current and reads the recorded storage
+    mode (`check_schema`). A warehouse that is absent, behind or unusable on this server
+    fails the step with a `WarehouseNotReady` naming the command to run (`eod-pipeline db
+    migrate`). Why: migrating in every sensor tick and run worker turned plain tables into
+    hypertables, a long locking rewrite, in whichever process connected first.
     """
 
     database_url: str | None = None
@@ -40,7 +46,11 @@ class WarehouseResource(dg.ConfigurableResource):
     def connect(self) -> psycopg.Connection:
         conn = connect(self.url())
         if self._mode is None:
-            self._mode = ensure_schema(conn, use_timescaledb=timescaledb_wanted())
+            try:
+                self._mode = check_schema(conn)
+            except BaseException:
+                conn.close()
+                raise
         return conn
 
     @property

@@ -19,7 +19,7 @@ PRICE_COLUMNS = ("open", "high", "low", "close", "adjusted_close")
 @dataclass(frozen=True)
 class CheckedRows:
     good: pl.DataFrame
-    #: exchange, symbol, date, reason, raw
+    #: exchange, symbol, date, reason, raw (and the input's "_" columns)
     rejects: pl.DataFrame
 
 
@@ -78,9 +78,10 @@ def check_prices(frame: pl.DataFrame, start: dt.date, end: dt.date) -> CheckedRo
     good = tagged.filter(~bad).drop(_REASON)
     # The row as received, as JSON: computed for rejected rows only (it is the dearest
     # expression here).
+    riders = [c for c in frame.columns if c.startswith("_")]
     rejects = tagged.filter(bad).select(
         "exchange", "symbol", "date", pl.col(_REASON).alias("reason"),
-        pl.struct(values).struct.json_encode().alias("raw"),
+        pl.struct(values).struct.json_encode().alias("raw"), *riders,
     )
     return CheckedRows(good, rejects)
 

@@ -11,7 +11,9 @@ Bounded queues between them keep memory at a few batches whatever the exchange's
 Per-request failures that concern one ticker or day (not found, retries exhausted,
 malformed answer) are recorded and the rest go on; failures that concern the whole job
 (quota exhausted, bad token) stop it promptly. A stop keeps everything written so far, and
-the fetch log knows it, so the next run resumes.
+the fetch log knows it, so the next run resumes. The stream itself never touches the
+warehouse: each batch it yields carries its rows, its rejects and its fetch-log entries,
+which the table writer commits in one transaction.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
-import psycopg
 
 from eod_pipeline.config import DEFAULT_BATCH_ROWS
 from eod_pipeline.eodhd.client import EodhdClient
@@ -37,7 +38,8 @@ from eod_pipeline.eodhd.settings import EodhdSettings
 from eod_pipeline.ingest import coverage
 from eod_pipeline.ingest.plan import FetchPlan, Strategy
 from eod_pipeline.ingest.row_checks import check_prices
-from eod_pipeline.warehouse.tables import PRICES
+from eod_pipeline.warehouse.batches import LoggedBatch
+from eod_pipeline.warehouse.tables import FETCH_LOG, PRICE_REJECTS, PRICES
 
 log = logging.getLogger(__name__)
 
@@ -75,19 +77,21 @@ class FetchStats:
 class PriceStream:
     """Iterate to fetch; `summary()` afterwards for the materialization's metadata."""
 
-    def __init__(self, settings: EodhdSettings, plan: FetchPlan, database_url: str,
-                 run_id: str, logger: logging.Logger | Any = log,
+    def __init__(self, settings: EodhdSettings, plan: FetchPlan, run_id: str,
+                 logger: logging.Logger | Any = log,
                  max_failed_share: float = 0.02, batch_rows: int = DEFAULT_BATCH_ROWS,
-                 dataset: str = "prices") -> None:
+                 dataset: str = "prices",
+                 clock: Callable[[], dt.datetime] | None = None) -> None:
         self.settings = settings
         self.plan = plan
-        self.database_url = database_url
         self.run_id = run_id
         self.logger = logger
         self.max_failed_share = max_failed_share
         self.batch_rows = batch_rows
         #: The fetch-log dataset the written requests are recorded under.
         self.dataset = dataset
+        #: When "now" is, for the fetch log's fetched_at (the pipeline's clock).
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.stats = FetchStats(total=plan.requests)
         self.usage: dict[str, Any] = {}
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_ANSWERS)
@@ -178,20 +182,45 @@ class PriceStream:
                             *PRICES.column_names[2:],
                             pl.lit(request, dtype=pl.UInt32).alias(_REQUEST))
 
-    def _check(self, conn: psycopg.Connection, answers: list[pl.DataFrame], keys: list[str]
-               ) -> tuple[pl.DataFrame, list[tuple[str, int, dt.date | None, dt.date | None]]]:
-        """Check a batch of answers at once; the rows to store and, per request, how many
-        rows it gave and their first and last date (what the fetch log records)."""
+    def _check(self, answers: list[pl.DataFrame], keys: list[str]) -> LoggedBatch:
+        """Check a batch of answers at once: the rows to store, the rows refused, and the
+        fetch-log entries of the batch's requests, to be committed together."""
         checked = check_prices(pl.concat(answers), self.plan.start, self.plan.end)
-        self._store_rejects(conn, checked.rejects)
+        key = "symbol" if self.plan.strategy is Strategy.BULK else "date"
         spans = {
             request: (n, first, last)
             for request, n, first, last in checked.good.group_by(_REQUEST).agg(
-                pl.len(), pl.col("date").min().alias("first"),
+                pl.col(key).n_unique(), pl.col("date").min().alias("first"),
                 pl.col("date").max().alias("last")).iter_rows()
         }
-        per_request = [(key, *spans.get(i, (0, None, None))) for i, key in enumerate(keys)]
-        return checked.good.drop(_REQUEST), per_request
+        rejected: dict[int, int] = {}
+        if _REQUEST in checked.rejects.columns:
+            rejected = dict(checked.rejects.group_by(_REQUEST).len().iter_rows())
+        self._count_rejects(checked.rejects)
+        log_entries = []
+        for i, name in enumerate(keys):
+            n, first, last = spans.get(i, (0, None, None))
+            start, end = self._span(name)
+            symbol = None if self.plan.strategy is Strategy.BULK else name
+            log_entries.append((symbol, start, end, n, rejected.get(i, 0), first, last))
+        now = dt.datetime.now(dt.UTC)
+        rejects = checked.rejects.select(
+            "exchange", "symbol", "date", "reason", "raw",
+            pl.lit(self.run_id).alias("run_id"),
+            pl.lit(now, dtype=pl.Datetime("us", "UTC")).alias("rejected_at"),
+        ).cast(dict(PRICE_REJECTS.polars_schema))
+        log = coverage.log_frame(self.plan.exchange, self.dataset, self.run_id, log_entries,
+                                 self.clock())
+        return LoggedBatch(checked.good.drop(_REQUEST),
+                           ((PRICE_REJECTS, rejects), (FETCH_LOG, log)))
+
+    def _span(self, key: str) -> tuple[dt.date, dt.date]:
+        """The days a request covered: its bulk day, or the ticker's planned span."""
+        if self.plan.strategy is Strategy.BULK:
+            day = dt.date.fromisoformat(key)
+            return day, day
+        span = self._spans[key]
+        return span.start, span.end
 
     def _run_checker(self) -> None:
         """Gather answers into batches, check each batch, hand it to the writer.
@@ -204,24 +233,23 @@ class PriceStream:
         keys: list[str] = []
         pending_rows = 0
         try:
-            with psycopg.connect(self.database_url) as conn:
-                while True:
-                    item = self._queue.get()
-                    done = item is _DONE
-                    if not done:
-                        status, key, payload = item
-                        self.stats.done += 1
-                        if status == "fail":
-                            self.stats.failures[key] = payload
-                        else:
-                            answers.append(self._to_rows(len(keys), key, payload))
-                            keys.append(key)
-                            pending_rows += payload.height
-                    if keys and (done or pending_rows >= self.batch_rows):
-                        self._put(self._check(conn, answers, keys), into=self._checked)
-                        answers, keys, pending_rows = [], [], 0
-                    if done or self._stop.is_set():
-                        break
+            while True:
+                item = self._queue.get()
+                done = item is _DONE
+                if not done:
+                    status, key, payload = item
+                    self.stats.done += 1
+                    if status == "fail":
+                        self.stats.failures[key] = payload
+                    else:
+                        answers.append(self._to_rows(len(keys), key, payload))
+                        keys.append(key)
+                        pending_rows += payload.height
+                if keys and (done or pending_rows >= self.batch_rows):
+                    self._put(self._check(answers, keys), into=self._checked)
+                    answers, keys, pending_rows = [], [], 0
+                if done or self._stop.is_set():
+                    break
         except BaseException as exc:  # handed to the step thread, re-raised there
             self._fail(exc)
             self._stop.set()  # nothing more can be checked: stop fetching too
@@ -231,30 +259,27 @@ class PriceStream:
 
     # ------------------------------------------------------------ writer (step thread)
 
-    def __iter__(self) -> Iterator[pl.DataFrame]:
+    def __iter__(self) -> Iterator[LoggedBatch]:
         producer = threading.Thread(target=self._run_producer, name="eodhd-fetch", daemon=True)
         checker = threading.Thread(target=self._run_checker, name="eod-check", daemon=True)
         producer.start()
         checker.start()
         last_progress = time.monotonic()
         try:
-            with psycopg.connect(self.database_url) as conn:
-                while True:
-                    try:
-                        item = self._checked.get(timeout=PROGRESS_EVERY_S)
-                    except queue.Empty:
-                        item = None
-                    if item is _DONE:
-                        break
-                    if item is not None:
-                        good, per_request = item
-                        if good.height:
-                            yield good
-                        self.stats.rows += good.height
-                        self._record(conn, per_request)  # the batch is committed now
-                    if time.monotonic() - last_progress >= PROGRESS_EVERY_S:
-                        self._progress()
-                        last_progress = time.monotonic()
+            while True:
+                try:
+                    item = self._checked.get(timeout=PROGRESS_EVERY_S)
+                except queue.Empty:
+                    item = None
+                if item is _DONE:
+                    break
+                if item is not None:
+                    # Rows, rejects and fetch-log entries: one transaction in the writer.
+                    yield item
+                    self.stats.rows += item.rows.height
+                if time.monotonic() - last_progress >= PROGRESS_EVERY_S:
+                    self._progress()
+                    last_progress = time.monotonic()
         finally:
             self._reader_gone.set()
             self._stop.set()
@@ -267,35 +292,12 @@ class PriceStream:
         if self._error is not None:
             raise self._error
 
-    def _record(self, conn: psycopg.Connection,
-                written: list[tuple[str, int, dt.date | None, dt.date | None]]) -> None:
-        """Tell the fetch log which requests are stored (rows, first and last date)."""
-        p = self.plan
-        if not written:
-            return
-        if p.strategy is Strategy.BULK:
-            coverage.record_bulk_days(conn, p.exchange, self.dataset, self.run_id,
-                                      [(dt.date.fromisoformat(k), n) for k, n, _, _ in written])
-            return
-        spans = self._spans
-        coverage.record_tickers(
-            conn, p.exchange, self.dataset, self.run_id,
-            [(symbol, spans[symbol].start, spans[symbol].end, n, first, last)
-             for symbol, n, first, last in written])
-
-    def _store_rejects(self, conn: psycopg.Connection, rejects: pl.DataFrame) -> None:
+    def _count_rejects(self, rejects: pl.DataFrame) -> None:
         if rejects.is_empty():
             return
         self.stats.rejected += rejects.height
         for reason, n in rejects.group_by("reason").len().iter_rows():
             self.stats.reject_reasons[reason] = self.stats.reject_reasons.get(reason, 0) + n
-        with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO eod.price_rejects (exchange, symbol, date, reason, raw, run_id, "
-                "rejected_at) VALUES (%s, %s, %s, %s, %s, %s, now())",
-                [(*r, self.run_id) for r in rejects.iter_rows()],
-            )
-        conn.commit()
 
     def _progress(self) -> None:
         s = self.stats

@@ -10,9 +10,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+import polars as pl
 import psycopg
 
 from eod_pipeline.markets.calendar import trading_days
+from eod_pipeline.warehouse import quality_reads as reads
 
 #: How many offenders a check's metadata quotes (the count is always given).
 SHOWN = 10
@@ -54,61 +56,178 @@ def _quote(rows: list[tuple]) -> list[str]:
     return [" ".join(str(v) for v in r) for r in rows[:SHOWN]]
 
 
-def coverage(conn: psycopg.Connection, exchange: str, day: dt.date | None = None
-             ) -> CheckOutcome:
-    """Share of the day's active symbols with a row on the day (default: newest day).
+#: A stretch of at least this many trading days with no bar, inside a ticker's stored
+#: span, where the source itself answered nothing, is reported as a possible halt (or a
+#: gap in the source) until someone acknowledges it in eod.gap_acknowledgements.
+HALT_MIN_DAYS = 3
 
-    Active: not delisted, and with any stored row before the day (so symbols listed later,
-    or never fetched, do not count against it).
-    """
-    if day is None:
-        row = conn.execute("SELECT max(date) FROM eod.prices WHERE exchange = %s",
-                           (exchange,)).fetchone()
-        day = row[0] if row else None
-    if day is None:
-        return CheckOutcome(True, metadata={"note": "no prices stored yet"})
-    missing = conn.execute(
-        "SELECT s.code FROM eod.symbols s WHERE s.exchange = %(x)s AND NOT s.delisted"
-        " AND EXISTS (SELECT 1 FROM eod.prices p WHERE p.exchange = %(x)s"
-        "  AND p.symbol = s.code AND p.date < %(d)s)"
-        " AND NOT EXISTS (SELECT 1 FROM eod.prices p WHERE p.exchange = %(x)s"
-        "  AND p.symbol = s.code AND p.date = %(d)s) ORDER BY 1",
-        {"x": exchange, "d": day},
-    ).fetchall()
-    active = conn.execute(
-        "SELECT count(*) FROM eod.symbols s WHERE s.exchange = %(x)s AND NOT s.delisted"
-        " AND EXISTS (SELECT 1 FROM eod.prices p WHERE p.exchange = %(x)s"
-        "  AND p.symbol = s.code AND p.date < %(d)s)",
-        {"x": exchange, "d": day},
-    ).fetchone()[0]
-    share = 1.0 - len(missing) / active if active else 1.0
-    return CheckOutcome(
-        passed=share >= COVERAGE_ERROR,
-        warn=share < COVERAGE_WARN,
-        metadata={"day": str(day), "coverage": round(share, 4), "active_symbols": active,
-                  "missing_count": len(missing), "missing": [m[0] for m in missing[:SHOWN]]},
-    )
+
+def _trading_frame(lo: dt.date, hi: dt.date, holidays: set[dt.date]) -> pl.DataFrame:
+    days = list(trading_days(lo, hi, holidays))
+    return pl.DataFrame({"date": days}, schema={"date": pl.Date}).with_row_index("day_index")
+
+
+def _clip(window: Window, bounds: tuple[dt.date, dt.date]) -> tuple[dt.date, dt.date]:
+    lo, hi = window if window else bounds
+    return max(lo, bounds[0]), min(hi, bounds[1])
+
+
+def _covered(empty: pl.DataFrame, fetched: pl.DataFrame) -> pl.DataFrame:
+    """The (symbol, date) pairs of `empty` that a logged fetch covered: the source was
+    asked for them and had no row."""
+    bulk = fetched.filter(pl.col("symbol").is_null())
+    per_ticker = fetched.filter(pl.col("symbol").is_not_null())
+    by_ticker = empty.join(per_ticker, on="symbol").filter(
+        pl.col("date").is_between(pl.col("start"), pl.col("end"))).select("symbol", "date")
+    by_bulk = empty.join(bulk.drop("symbol"), how="cross").filter(
+        pl.col("date").is_between(pl.col("start"), pl.col("end"))).select("symbol", "date")
+    return pl.concat([by_ticker, by_bulk]).unique()
+
+
+def _by_ticker(pairs: pl.DataFrame) -> list[str]:
+    grouped = pairs.sort("symbol", "date").group_by("symbol", maintain_order=True).agg(
+        pl.col("date"))
+    out = []
+    for symbol, dates in grouped.head(SHOWN).iter_rows():
+        shown = ", ".join(str(d) for d in dates[:5])
+        more = f" (+{len(dates) - 5} more)" if len(dates) > 5 else ""
+        out.append(f"{symbol}: {shown}{more}")
+    return out
 
 
 def gaps(conn: psycopg.Connection, exchange: str, holidays: set[dt.date],
          window: Window = None) -> CheckOutcome:
-    """Trading days between the first and last stored date (within `window`) with no rows
-    at all."""
-    params = {"x": exchange, **_bounds(window)}
-    row = conn.execute("SELECT min(date), max(date) FROM eod.prices WHERE exchange = %(x)s"
-                       " AND date BETWEEN %(lo)s AND %(hi)s", params).fetchone()
-    if not row or row[0] is None:
+    """Rows missing between a ticker's first and last stored row, judged by facts.
+
+    For every ticker and every trading day (weekdays that are not known holidays) inside
+    its stored span and `window`: a day with no row is a **hole** (fails) unless the
+    fetch log proves the source was asked for it and answered nothing. Those answered
+    gaps are normal for thin tickers; runs of HALT_MIN_DAYS or more are reported (warn)
+    as possible halts until acknowledged. Weekdays on which no ticker has a row and the
+    source was asked are named too: a holiday the calendar never listed, most likely.
+    """
+    bounds = reads.stored_bounds(conn, exchange)
+    if bounds is None:
         return CheckOutcome(True, metadata={"note": "no prices stored yet"})
-    first, last = row
-    stored = {r[0] for r in conn.execute(
-        "SELECT DISTINCT date FROM eod.prices WHERE exchange = %(x)s"
-        " AND date BETWEEN %(lo)s AND %(hi)s", params)}
-    missing = [d for d in trading_days(first, last, holidays) if d not in stored]
+    lo, hi = _clip(window, bounds)
+    days = _trading_frame(lo, hi, holidays)
+    spans = reads.ticker_spans(conn, exchange)
+    stored = reads.stored_pairs(conn, exchange, lo, hi)
+    expected = spans.join(days, how="cross").filter(
+        pl.col("date").is_between(pl.col("first"), pl.col("last"))).select("symbol", "date")
+    empty = expected.join(stored, on=["symbol", "date"], how="anti")
+    covered = _covered(empty, reads.fetched_spans(conn, exchange, lo, hi))
+    holes = empty.join(covered, on=["symbol", "date"], how="anti")
+    answered = empty.join(covered, on=["symbol", "date"], how="semi")
+    halts = _long_runs(answered, days, reads.acknowledged(conn, exchange))
+    stored_days = set(stored["date"].unique().to_list())
+    empty_weekdays = [d for d in days["date"].to_list() if d not in stored_days]
+    unexplained = holes.filter(pl.col("date").is_in(empty_weekdays))["date"].unique()
+    closed = [d for d in empty_weekdays if d not in set(unexplained.to_list())]
     return CheckOutcome(
-        passed=not missing,
-        metadata={"first": str(first), "last": str(last), "gap_days": len(missing),
-                  "gaps": [str(d) for d in missing[:SHOWN]]},
+        passed=holes.is_empty(),
+        warn=bool(halts["open"]) or bool(closed),
+        metadata={
+            "checked": f"{lo}..{hi}",
+            "missing_rows": holes.height,
+            "tickers_with_missing_rows": holes["symbol"].n_unique(),
+            "missing": _by_ticker(holes),
+            "days_with_no_rows": len(empty_weekdays),
+            "days_source_had_no_rows": [str(d) for d in closed[:SHOWN]],
+            "source_gaps": answered.height,
+            "possible_halts": halts["open"][:SHOWN],
+            "acknowledged_halts": halts["acknowledged"][:SHOWN],
+            "fix": ("missing rows were never fetched: backfill the dates named (the plan "
+                    "fetches only what the fetch log lacks)" if holes.height else ""),
+        },
     )
+
+
+def _long_runs(answered: pl.DataFrame, days: pl.DataFrame, acks: pl.DataFrame
+               ) -> dict[str, list[str]]:
+    """Runs of HALT_MIN_DAYS+ consecutive trading days a ticker had no bar (the source
+    said so), split into acknowledged ones and open ones."""
+    out: dict[str, list[str]] = {"open": [], "acknowledged": []}
+    if answered.is_empty():
+        return out
+    runs = (answered.join(days, on="date").sort("symbol", "day_index")
+            .with_columns((pl.col("day_index") - pl.int_range(pl.len()).over("symbol"))
+                          .alias("run"))
+            .group_by("symbol", "run").agg(pl.col("date").min().alias("start"),
+                                           pl.col("date").max().alias("end"), pl.len())
+            .filter(pl.col("len") >= HALT_MIN_DAYS).sort("symbol", "start"))
+    for symbol, start, end, n in runs.select("symbol", "start", "end", "len").iter_rows():
+        ack = acks.filter((pl.col("symbol") == symbol) & (pl.col("start") <= start)
+                          & (pl.col("end") >= end))
+        text = f"{symbol} {start}..{end} ({n} trading days)"
+        if ack.height:
+            out["acknowledged"].append(f"{text}: {ack['reason'][0]}")
+        else:
+            out["open"].append(text)
+    return out
+
+
+def coverage(conn: psycopg.Connection, exchange: str, holidays: set[dt.date],
+             window: Window = None) -> CheckOutcome:
+    """Per trading day of `window` (default: the newest stored day), the share of the
+    day's active tickers with a row.
+
+    Active on day d: a stored row before d, and either a row on or after d or not
+    delisted. Days on which no ticker has a row are left to `gaps`, which tells an
+    unlisted holiday (the source was asked, answered nothing) from a day never fetched.
+    """
+    bounds = reads.stored_bounds(conn, exchange)
+    if bounds is None:
+        return CheckOutcome(True, metadata={"note": "no prices stored yet"})
+    lo, hi = _clip(window, bounds) if window else (bounds[1], bounds[1])
+    days = _trading_frame(lo, hi, holidays).drop("day_index")
+    spans = reads.ticker_spans(conn, exchange)
+    stored = reads.stored_pairs(conn, exchange, lo, hi)
+    active = spans.join(days, how="cross").filter(
+        (pl.col("first") < pl.col("date"))
+        & ((pl.col("last") >= pl.col("date")) | ~pl.col("delisted"))).select("symbol", "date")
+    missing = active.join(stored, on=["symbol", "date"], how="anti")
+    per_day = (active.group_by("date").len("active")
+               .join(missing.group_by("date").len("missing"), on="date", how="left")
+               .join(stored.group_by("date").len("stored"), on="date", how="left")
+               .fill_null(0)
+               .filter(pl.col("stored") > 0)
+               .with_columns((1 - pl.col("missing") / pl.col("active")).alias("share"))
+               .sort("share", "date"))
+    if per_day.is_empty():
+        return CheckOutcome(True, metadata={"checked": f"{lo}..{hi}",
+                                            "note": "no day with rows to judge"})
+    worst = per_day.row(0, named=True)
+    below_warn = per_day.filter(pl.col("share") < COVERAGE_WARN)
+    missing_on_worst = missing.filter(pl.col("date") == worst["date"])["symbol"].sort()
+    return CheckOutcome(
+        passed=worst["share"] >= COVERAGE_ERROR,
+        warn=worst["share"] < COVERAGE_WARN,
+        metadata={
+            "checked": f"{lo}..{hi}",
+            "days_checked": per_day.height,
+            "worst_day": str(worst["date"]),
+            "coverage": round(worst["share"], 4),
+            "active_symbols": worst["active"],
+            "missing_count": worst["missing"],
+            "missing": missing_on_worst.head(SHOWN).to_list(),
+            "days_below_warn": [f"{d} {share:.1%}" for d, share in
+                                below_warn.select("date", "share").head(SHOWN).iter_rows()],
+        },
+    )
+
+
+def fetch_log_agrees(conn: psycopg.Connection, exchange: str, window: Window = None
+                     ) -> CheckOutcome:
+    """Fetch-log entries that claim more stored rows than eod.prices holds: data lost
+    after it was logged (a delete, a restore from an older backup)."""
+    lo, hi = window if window else (dt.date.min, dt.date.max)
+    bad = reads.log_claims_beyond_stored(conn, exchange, lo, hi)
+    shown = [f"{s or 'bulk'} {a}..{b}: logged {logged}, stored {stored}"
+             for s, a, b, logged, stored in bad[:SHOWN]]
+    return CheckOutcome(passed=not bad, metadata={
+        "entries_short": len(bad), "short": shown,
+        "fix": ("refetch the named ranges with `refetch: true`" if bad else "")})
 
 
 def consistency(conn: psycopg.Connection, exchange: str, window: Window = None

@@ -8,11 +8,19 @@ Typical use (tests have the `simulator` / `simulator_factory` fixtures)::
     with SimulatorServer(config) as sim:
         ...  # point a client at sim.base_url with sim.token
         expected = sim.universe.history("US", "BRK-B", as_of=config.now)
+
+Market events a test places exactly (see `events.py`), at start-up or while it runs::
+
+    sim.configure(corrections=[Correction("US", "BRK-B", date(2026, 11, 19), "volume",
+                                          factor=1.1)])   # published with 2026-11-20
+    sim.configure(halts=[Halt("US", "BF-B", date(2026, 11, 2), date(2026, 11, 6))])
+    sim.set_clock(universe.calendar("US").data_out_at(day) + timedelta(minutes=1))
 """
 
 from eod_pipeline.simulator.app import SimulatorState, make_app
 from eod_pipeline.simulator.calendar import ExchangeInfo, TradingCalendar
 from eod_pipeline.simulator.config import DEFAULT_TOKEN, RUNTIME_FIELDS, SimulatorConfig
+from eod_pipeline.simulator.events import Correction, Halt, InjectedDividend, InjectedSplit
 from eod_pipeline.simulator.server import (
     RunningSimulator,
     SimulatorServer,
@@ -25,8 +33,12 @@ from eod_pipeline.simulator.universe import Dividend, Split, SymbolInfo, Univers
 __all__ = [
     "DEFAULT_TOKEN",
     "RUNTIME_FIELDS",
+    "Correction",
     "Dividend",
     "ExchangeInfo",
+    "Halt",
+    "InjectedDividend",
+    "InjectedSplit",
     "RunningSimulator",
     "SimulatorConfig",
     "SimulatorServer",

@@ -20,7 +20,8 @@ from aiohttp import web
 
 from eod_pipeline.simulator import render
 from eod_pipeline.simulator.accounting import COSTS, Ledger
-from eod_pipeline.simulator.config import RUNTIME_FIELDS, SimulatorConfig
+from eod_pipeline.simulator.config import SimulatorConfig
+from eod_pipeline.simulator.events import EVENT_FIELDS
 from eod_pipeline.simulator.faults import FaultInjector
 from eod_pipeline.simulator.universe import SymbolPath, Universe
 
@@ -37,8 +38,6 @@ SYMBOL_TYPES: dict[str, frozenset[str]] = {
 #: Free plan: one year of history and a `warning` key on rows (the contract).
 FREE_HISTORY = timedelta(days=365)
 FREE_WARNING = "Data is limited by one year as you have free subscription"
-#: Default holiday window of `/exchange-details/` (the contract: about ±6 months).
-DETAILS_WINDOW = timedelta(days=183)
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 STATE_KEY: web.AppKey[SimulatorState] = web.AppKey("simulator_state")
@@ -114,12 +113,30 @@ class SimulatorState:
         return self.config.now or datetime.now(UTC)
 
     def set_clock(self, now: datetime | None) -> None:
+        """Freeze the clock at `now` (naive = UTC) or return to real time (None).
+
+        Cheap by design, so a test can walk day by day: nothing is recomputed here, and
+        answers depend on the clock only through the newest available day, which keys
+        the paths' caches (see `Universe.path`). Refuses a clock past the calendars'
+        last year (ValueError), which would otherwise serve a market with no days.
+        """
         if now is not None and now.tzinfo is None:
             now = now.replace(tzinfo=UTC)
+        if now is not None and now.year > self.universe.last_year:
+            raise ValueError(
+                f"clock {now.isoformat()} is past the simulated calendars "
+                f"(through {self.universe.last_year}); start the simulator with that clock"
+            )
         self.config = dataclasses.replace(self.config, now=now)
 
     def configure(self, **changes: Any) -> None:
-        self.config = self.config.replace(**changes)
+        """Change run-time knobs; market events (corrections, halts, injected actions)
+        reach the universe too, so `universe.history(..., as_of=)` matches the answers.
+        A refused change (ValueError) leaves config and market as they were."""
+        config = self.config.replace(**changes)
+        if any(name in changes for name in EVENT_FIELDS):
+            self.universe.apply_events(config)
+        self.config = config
 
     def reset(self) -> None:
         """Forget usage, windows, counters and fault draws (not the clock or knobs)."""
@@ -237,8 +254,11 @@ async def exchange_details(call: Call) -> Answer:
     info = uni.exchange_info(exchange)
     cal = uni.calendar(exchange)
     today = call.state.local_today(exchange, call.now)
-    start = call.date_param("from") or today - DETAILS_WINDOW
-    end = call.date_param("to") or today + DETAILS_WINDOW
+    # Like EODHD, only holidays in a window around today unless asked otherwise: the
+    # pipeline must cope with days without bars that it was never told about.
+    window_start, window_end = uni.details_window(exchange, call.now)
+    start = call.date_param("from") or window_start
+    end = call.date_param("to") or window_end
     holidays = [
         {"Holiday": name, "Date": d.isoformat(), "Type": "official"}
         for d, name in sorted(info.holidays.items())
@@ -705,8 +725,7 @@ async def sim_config(request: web.Request) -> web.Response:
             state.configure(**payload)
         except (TypeError, ValueError) as exc:
             return _json(400, {"message": str(exc)})
-    cfg = state.config
-    return _json(200, {k: getattr(cfg, k) for k in sorted(RUNTIME_FIELDS)})
+    return _json(200, state.config.runtime_json())
 
 
 async def sim_reset(request: web.Request) -> web.Response:

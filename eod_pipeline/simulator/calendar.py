@@ -4,20 +4,39 @@ The pipeline's scheduling depends on three facts per exchange: which days trade,
 session closes in local time, and how long after the close EODHD publishes the day. This
 module is the single source of those facts for the simulator's answers and for tests that
 compute expectations, so the two cannot drift apart.
+
+Which days trade comes from the `exchange_calendars` library (maintained against the
+exchanges' own notices), not from hand-written rules: hand rules silently missed MLK Day,
+Presidents' Day, Memorial Day, Juneteenth and Labor Day, and served bars on them, so the
+simulator could never show the pipeline a holiday it had not been told about.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import threading
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import polars as pl
 
 WORKING_DAYS = "Mon,Tue,Wed,Thu,Fri"
+
+#: Holiday window of `/exchange-details/` when `from`/`to` are absent. The contract
+#: (../shared/eodhd-api.md, "More facts"): "lists holidays in a window around today (about
+#: 6 months each way by default; `from`/`to` widen it)". 183 days is half a year rounded
+#: up, so a holiday exactly six calendar months away is still listed.
+DETAILS_WINDOW = timedelta(days=183)
+
+#: Name given to a closed weekday the library lists without a name (its ad-hoc closures,
+#: e.g. NYSE's national days of mourning on 2018-12-05 and 2025-01-09).
+UNNAMED_CLOSURE = "Special Closure"
+#: Name given to an early close whose rule the library does not name.
+UNNAMED_EARLY_CLOSE = "Early Close"
 
 
 @dataclass(frozen=True)
@@ -42,80 +61,20 @@ class ExchangeInfo:
     data_delay: timedelta
     #: Venues reported in the `Exchange` field of symbol rows.
     venues: tuple[str, ...]
-    #: Holiday-rule names understood by `_holidays_of_year`.
-    holiday_rules: tuple[str, ...]
-    #: Early-close rules: (rule name, local close time).
-    early_close_rules: tuple[tuple[str, time], ...] = ()
+    #: `exchange_calendars` name of the calendar whose sessions are this exchange's
+    #: trading days (the ISO 10383 MIC of its main venue), or None for weekdays only.
+    calendar_code: str | None
     #: Shape of `ExchangeHolidays` in `/exchange-details/`: "map" keyed "0","1",... or
     #: "list". The contract documents both, so the simulator serves both.
     holidays_shape: str = "list"
     #: Holidays by date over the simulated years, filled in by `TradingCalendar`.
     holidays: dict[date, str] = field(default_factory=dict, compare=False)
+    #: Early closes by date: (name, local close time), filled in by `TradingCalendar`.
     early_closes: dict[date, tuple[str, time]] = field(default_factory=dict, compare=False)
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
-
-
-def _easter(year: int) -> date:
-    """Gregorian Easter Sunday (anonymous Gregorian algorithm), for Good Friday/Easter
-    Monday, which NYSE, LSE and XETRA all close for."""
-    a = year % 19
-    b, c = divmod(year, 100)
-    d, e = divmod(b, 4)
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = divmod(c, 4)
-    el = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 22 * el) // 451
-    month, day = divmod(h + el - 7 * m + 114, 31)
-    return date(year, month, day + 1)
-
-
-def _nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
-    """The n-th `weekday` (0=Mon) of a month; n=-1 for the last one."""
-    if n > 0:
-        first = date(year, month, 1)
-        return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
-    last = (date(year + (month == 12), month % 12 + 1, 1)) - timedelta(days=1)
-    return last - timedelta(days=(last.weekday() - weekday) % 7)
-
-
-def _rule_dates(rule: str, year: int) -> list[tuple[date, str]]:
-    """Dates of one named holiday rule in a year. Fixed-date holidays falling on a
-    weekend are simply not trading-day holidays (no observed substitute): simple and
-    deterministic, and weekends are closed anyway."""
-    easter = _easter(year)
-    match rule:
-        case "new_year":
-            return [(date(year, 1, 1), "New Year's Day")]
-        case "good_friday":
-            return [(easter - timedelta(days=2), "Good Friday")]
-        case "easter_monday":
-            return [(easter + timedelta(days=1), "Easter Monday")]
-        case "independence_day":
-            return [(date(year, 7, 4), "Independence Day")]
-        case "thanksgiving":
-            return [(_nth_weekday(year, 11, 3, 4), "Thanksgiving Day")]
-        case "early_may":
-            return [(_nth_weekday(year, 5, 0, 1), "Early May Bank Holiday")]
-        case "summer_bank":
-            return [(_nth_weekday(year, 8, 0, -1), "Summer Bank Holiday")]
-        case "labour_day":
-            return [(date(year, 5, 1), "Labour Day")]
-        case "christmas_eve":
-            return [(date(year, 12, 24), "Christmas Eve")]
-        case "christmas":
-            return [(date(year, 12, 25), "Christmas Day")]
-        case "boxing_day":
-            return [(date(year, 12, 26), "Boxing Day")]
-        case "new_years_eve":
-            return [(date(year, 12, 31), "New Year's Eve")]
-        case "day_after_thanksgiving":
-            return [(_nth_weekday(year, 11, 3, 4) + timedelta(days=1), "Day after Thanksgiving")]
-    raise ValueError(f"unknown holiday rule {rule!r}")
 
 
 #: The simulated exchanges. Close times and delays follow the brief and the contract
@@ -134,14 +93,8 @@ EXCHANGES: tuple[ExchangeInfo, ...] = (
         close_time=time(16, 0),
         data_delay=timedelta(minutes=15),
         venues=("NYSE", "NASDAQ", "NYSE ARCA", "BATS"),
-        holiday_rules=(
-            "new_year",
-            "good_friday",
-            "independence_day",
-            "thanksgiving",
-            "christmas",
-        ),
-        early_close_rules=(("day_after_thanksgiving", time(13, 0)), ("christmas_eve", time(13, 0))),
+        # NYSE and NASDAQ close on the same days; XNYS is the library's reference for both.
+        calendar_code="XNYS",
         holidays_shape="map",
     ),
     ExchangeInfo(
@@ -157,16 +110,7 @@ EXCHANGES: tuple[ExchangeInfo, ...] = (
         close_time=time(16, 30),
         data_delay=timedelta(hours=2),
         venues=("LSE",),
-        holiday_rules=(
-            "new_year",
-            "good_friday",
-            "easter_monday",
-            "early_may",
-            "summer_bank",
-            "christmas",
-            "boxing_day",
-        ),
-        early_close_rules=(("christmas_eve", time(12, 30)), ("new_years_eve", time(12, 30))),
+        calendar_code="XLON",
         holidays_shape="list",
     ),
     ExchangeInfo(
@@ -182,16 +126,7 @@ EXCHANGES: tuple[ExchangeInfo, ...] = (
         close_time=time(17, 30),
         data_delay=timedelta(hours=2, minutes=30),
         venues=("XETRA",),
-        holiday_rules=(
-            "new_year",
-            "good_friday",
-            "easter_monday",
-            "labour_day",
-            "christmas_eve",
-            "christmas",
-            "boxing_day",
-            "new_years_eve",
-        ),
+        calendar_code="XETR",
         holidays_shape="map",
     ),
     ExchangeInfo(
@@ -208,46 +143,133 @@ EXCHANGES: tuple[ExchangeInfo, ...] = (
         close_time=time(22, 0),
         data_delay=timedelta(minutes=30),
         venues=("FOREX",),
-        holiday_rules=("new_year", "christmas"),
+        # The interbank market has no exchange calendar (the library's "24/5" is exactly
+        # "every weekday"): weekdays only, no holidays, so loading it would buy nothing.
+        calendar_code=None,
         holidays_shape="list",
     ),
 )
 
 
+@dataclass(frozen=True)
+class CalendarData:
+    """Trading days, holidays and early closes of one calendar over a span of years, as
+    plain Python values (built once per process, shared read-only by every universe)."""
+
+    days: list[date]
+    holidays: dict[date, str]
+    early_closes: dict[date, tuple[str, time]]
+
+
+_DATA: dict[tuple[str | None, str, int, int], CalendarData] = {}
+_DATA_LOCK = threading.Lock()
+
+
+def calendar_data(
+    calendar_code: str | None, timezone: str, first_year: int, last_year: int
+) -> CalendarData:
+    """The calendar over [first_year-01-01, last_year-12-31], cached per process.
+
+    Building an `exchange_calendars` calendar costs about 0.05-0.1 s, plus about 0.35 s
+    to import the library (pandas) the first time; a test suite starts hundreds of
+    simulators, so each calendar is built once per process, and only when an exchange's
+    days are first needed (the import is deferred too, so importing the simulator stays
+    cheap for code that only wants `EXCHANGES`).
+    """
+    key = (calendar_code, timezone, first_year, last_year)
+    with _DATA_LOCK:
+        data = _DATA.get(key)
+        if data is None:
+            data = _DATA[key] = _build(calendar_code, timezone, first_year, last_year)
+    return data
+
+
+def _weekdays(first: date, last: date) -> list[date]:
+    one = timedelta(days=1)
+    out = []
+    day = first
+    while day <= last:
+        if day.weekday() < 5:
+            out.append(day)
+        day += one
+    return out
+
+
+def _build(
+    calendar_code: str | None, timezone: str, first_year: int, last_year: int
+) -> CalendarData:
+    first, last = date(first_year, 1, 1), date(last_year, 12, 31)
+    weekdays = _weekdays(first, last)
+    if calendar_code is None:
+        return CalendarData(weekdays, {}, {})
+
+    import exchange_calendars as xcals
+    import pandas as pd
+
+    # Explicit bounds: a calendar's default span is about 20 years back to 1 year ahead
+    # of the real date, which would neither reach history_start reliably nor cover a
+    # simulator clock set a few years ahead.
+    cal: Any = xcals.get_calendar(calendar_code, start=first.isoformat(), end=last.isoformat())
+    days = [ts.date() for ts in cal.sessions]
+    sessions = set(days)
+    lo, hi = pd.Timestamp(first), pd.Timestamp(last)
+
+    names: dict[date, str] = {}
+    if cal.regular_holidays is not None:
+        named = cal.regular_holidays.holidays(lo, hi, return_name=True)
+        names = {ts.date(): str(name) for ts, name in named.items()}
+    # Holidays are weekdays that are not sessions: this includes the library's ad-hoc
+    # closures, which no rule names.
+    holidays = {d: names.get(d, UNNAMED_CLOSURE) for d in weekdays if d not in sessions}
+
+    close_names: dict[date, str] = {}
+    for _, rules in cal.special_closes:
+        if hasattr(rules, "holidays"):
+            named = rules.holidays(lo, hi, return_name=True)
+            close_names.update({ts.date(): str(name) for ts, name in named.items()})
+    tz = ZoneInfo(timezone)
+    early: dict[date, tuple[str, time]] = {}
+    for ts in cal.early_closes:
+        close_utc = cal.closes[ts].to_pydatetime()
+        early[ts.date()] = (
+            close_names.get(ts.date(), UNNAMED_EARLY_CLOSE),
+            close_utc.astimezone(tz).time(),
+        )
+    return CalendarData(days, holidays, early)
+
+
 class TradingCalendar:
     """Trading days of one exchange over [first_year, last_year].
 
-    Precomputes the sorted list of trading days so range queries are two bisects.
+    Holds the sorted list of trading days so range queries are two bisects. The days come
+    from `calendar_data`, loaded on first use: a universe builds a `TradingCalendar` for
+    every exchange, and a test that touches one exchange should not pay for the others.
     """
 
     def __init__(self, info: ExchangeInfo, first_year: int, last_year: int) -> None:
-        # A private copy: the holiday maps are filled per calendar, never shared.
-        info = dataclasses.replace(info, holidays={}, early_closes={})
-        self.info = info
+        self._static = info
+        self.code = info.code
         self.first_year = first_year
         self.last_year = last_year
-        for year in range(first_year, last_year + 1):
-            for rule in info.holiday_rules:
-                for day, name in _rule_dates(rule, year):
-                    if day.weekday() < 5:
-                        info.holidays[day] = name
-            for rule, close in info.early_close_rules:
-                for day, name in _rule_dates(rule, year):
-                    if day.weekday() < 5 and day not in info.holidays:
-                        info.early_closes[day] = (name, close)
 
     @cached_property
+    def data(self) -> CalendarData:
+        info = self._static
+        return calendar_data(info.calendar_code, info.timezone, self.first_year, self.last_year)
+
+    @cached_property
+    def info(self) -> ExchangeInfo:
+        """The exchange with its holidays and early closes over the calendar's years (a
+        private copy per calendar, so no caller can edit another universe's maps)."""
+        data = self.data
+        return dataclasses.replace(
+            self._static, holidays=dict(data.holidays), early_closes=dict(data.early_closes)
+        )
+
+    @property
     def days(self) -> list[date]:
-        start = date(self.first_year, 1, 1)
-        end = date(self.last_year, 12, 31)
-        out = []
-        day = start
-        one = timedelta(days=1)
-        while day <= end:
-            if day.weekday() < 5 and day not in self.info.holidays:
-                out.append(day)
-            day += one
-        return out
+        """Every trading day, ascending (shared: do not modify)."""
+        return self.data.days
 
     @cached_property
     def _series(self) -> pl.Series:
@@ -280,15 +302,20 @@ class TradingCalendar:
         i = bisect_right(self.days, day)
         return self.days[i - 1] if i else None
 
+    def next(self, day: date) -> date | None:
+        """The first trading day strictly after `day` (None past the calendar's end)."""
+        i = bisect_right(self.days, day)
+        return self.days[i] if i < len(self.days) else None
+
     def data_out_at(self, day: date) -> datetime:
         """When `day`'s data appears: local close + the exchange's delay. Uses the regular
         close even on early-close days, so availability is one rule a test can predict."""
-        info = self.info
+        info = self._static
         return datetime.combine(day, info.close_time, tzinfo=info.tz) + info.data_delay
 
     def available_through(self, now: datetime) -> date | None:
         """Newest trading day whose data is out at `now` (None before the first one)."""
-        local_day = now.astimezone(self.info.tz).date()
+        local_day = now.astimezone(self._static.tz).date()
         day = self.previous(local_day)
         while day is not None and self.data_out_at(day) > now:
             day = self.previous(day - timedelta(days=1))
@@ -296,8 +323,9 @@ class TradingCalendar:
 
     def is_open(self, now: datetime) -> bool:
         """Whether a regular session is running at `now` (for `isOpen`)."""
-        local = now.astimezone(self.info.tz)
+        info = self._static
+        local = now.astimezone(info.tz)
         if not self.is_trading_day(local.date()):
             return False
-        close = self.info.early_closes.get(local.date(), ("", self.info.close_time))[1]
-        return self.info.open_time <= local.time() < close
+        close = self.data.early_closes.get(local.date(), ("", info.close_time))[1]
+        return info.open_time <= local.time() < close

@@ -11,6 +11,17 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
+
+from eod_pipeline.simulator.events import (
+    EVENT_FIELDS,
+    Correction,
+    Halt,
+    InjectedDividend,
+    InjectedSplit,
+    events_json,
+    parse_events,
+)
 
 #: The token the fixtures and the offline demo use.
 DEFAULT_TOKEN = "sim-token-3f9a2c"
@@ -18,6 +29,9 @@ DEFAULT_TOKEN = "sim-token-3f9a2c"
 #: Fields that `POST /_sim/config` / `SimulatorServer.configure` may change on a running
 #: server. The universe (seed, symbols, history_start) is fixed at start-up: changing it
 #: would silently invalidate every cached answer and every expectation a test computed.
+#: The market events (corrections, halts, injected actions) are run-time knobs on purpose:
+#: a long test injects them while the clock walks, and `Universe` re-keys only the paths
+#: of the tickers they name.
 RUNTIME_FIELDS = frozenset(
     {
         "daily_quota",
@@ -36,6 +50,10 @@ RUNTIME_FIELDS = frozenset(
         "truncate_rate",
         "truncate_mode",
         "malformed_rate",
+        "corrections",
+        "halts",
+        "injected_splits",
+        "injected_dividends",
     }
 )
 
@@ -108,6 +126,21 @@ class SimulatorConfig:
     #: The simulator clock. None means real time; a fixed datetime (timezone-aware) makes
     #: availability, quota days and `isOpen` reproducible.
     now: datetime | None = None
+    #: Late revisions of bars (see `events.Correction`): each is invisible until its
+    #: publication day's data is out, then served by `/eod/` and `/eod-bulk-last-day/`.
+    corrections: tuple[Correction, ...] = ()
+    #: Trading halts (see `events.Halt`): the ticker has no bars over the span.
+    halts: tuple[Halt, ...] = ()
+    #: Splits on chosen ex-dates (see `events.InjectedSplit`).
+    injected_splits: tuple[InjectedSplit, ...] = ()
+    #: Cash dividends on chosen ex-dates (see `events.InjectedDividend`).
+    injected_dividends: tuple[InjectedDividend, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Events may be given as lists or JSON objects; keep tuples of frozen events so
+        # the config stays comparable and the events can key caches.
+        for name in EVENT_FIELDS:
+            object.__setattr__(self, name, parse_events(name, getattr(self, name)))
 
     def replace(self, **changes: object) -> SimulatorConfig:
         """A copy with run-time knobs changed; refuses fields outside RUNTIME_FIELDS."""
@@ -117,6 +150,14 @@ class SimulatorConfig:
         if "unauthenticated_statuses" in changes:
             changes["unauthenticated_statuses"] = tuple(changes["unauthenticated_statuses"])  # type: ignore[arg-type]
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def runtime_json(self) -> dict[str, Any]:
+        """The run-time knobs as JSON values (what `GET /_sim/config` answers)."""
+        out: dict[str, Any] = {}
+        for name in sorted(RUNTIME_FIELDS):
+            value = getattr(self, name)
+            out[name] = events_json(value) if name in EVENT_FIELDS else value
+        return out
 
     def all_tokens(self) -> frozenset[str]:
         return self.tokens | self.free_tokens

@@ -12,8 +12,8 @@ import contextlib
 import json
 import threading
 import urllib.request
-from collections.abc import AsyncIterator, Coroutine
-from datetime import datetime
+from collections.abc import AsyncIterator, Coroutine, Iterable
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -28,6 +28,9 @@ T = TypeVar("T")
 #: Seconds to wait for in-flight requests at shutdown; hung requests (hang_rate) would
 #: otherwise hold a test teardown for aiohttp's default 60 s.
 SHUTDOWN_TIMEOUT_S = 0.5
+#: How long after a day's data-out moment `publish` sets the clock: past the boundary,
+#: so "is it out yet" is unambiguous, and well before any next event.
+PUBLISH_MARGIN = timedelta(minutes=1)
 
 
 async def _start_site(state: SimulatorState, host: str, port: int) -> tuple[web.AppRunner, int]:
@@ -73,6 +76,20 @@ class _Handle:
     def token(self) -> str:
         """A valid paid-plan token."""
         return sorted(self.state.config.tokens)[0]
+
+    def set_clock(self, now: datetime | None) -> None:
+        """Freeze the clock (each kind of server implements it on its own loop)."""
+        raise NotImplementedError
+
+    def publish(self, day: date, exchanges: Iterable[str] | None = None) -> datetime:
+        """Move the clock to one minute after `day`'s data is out on every one of
+        `exchanges` (default: all) and return that moment: the step of a day-by-day walk.
+        Cheap (see `SimulatorState.set_clock`); `day` need not trade everywhere."""
+        uni = self.universe
+        codes = list(exchanges) if exchanges is not None else [e.code for e in uni.exchanges()]
+        now = max(uni.calendar(c).data_out_at(day) for c in codes) + PUBLISH_MARGIN
+        self.set_clock(now)
+        return now
 
 
 class SimulatorServer(_Handle):

@@ -7,10 +7,16 @@ bytes and a test can compute the exact answer the server will give.
 Paths are generated prefix-consistently: the path through 2026 is the first part of the
 path through 2027. That lets a symbol's path be generated only up to the end of the year
 the clock is in, and extended when the clock moves on, without changing any served value.
+
+Market events a test injects (`events.py`: halts, splits, dividends, late corrections)
+are applied per ticker: halts and injected actions when the path is generated (they key
+its cache), corrections as a copy of the generated path with the bars revised by the
+corrections published so far. Tickers without events are served exactly as before.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import random
@@ -24,11 +30,24 @@ from typing import Any
 
 import polars as pl
 
-from eod_pipeline.simulator.calendar import EXCHANGES, ExchangeInfo, TradingCalendar
+from eod_pipeline.simulator.calendar import (
+    DETAILS_WINDOW,
+    EXCHANGES,
+    ExchangeInfo,
+    TradingCalendar,
+)
 from eod_pipeline.simulator.config import SimulatorConfig
+from eod_pipeline.simulator.events import Correction, Halt, InjectedDividend, InjectedSplit
 
-#: Calendars cover up to this year at least (and a year past the real clock's year).
+#: Events that shape a path when it is generated (corrections are applied afterwards).
+PathEvent = Halt | InjectedSplit | InjectedDividend
+
+#: Calendars cover up to this year at least, and at least a year past both the real
+#: clock's year and the configured simulator clock's year, so a clock walk near the end of
+#: a year still finds the next year's trading days.
 MIN_LAST_YEAR = 2030
+#: Years of calendar kept past the newest clock in view (see MIN_LAST_YEAR).
+CALENDAR_YEARS_AHEAD = 1
 #: Share of symbols that are delisted (the brief: ~15%).
 DELISTED_SHARE = 0.15
 #: Share of listed-and-later-delisted symbols that died before history_start, so they
@@ -160,7 +179,7 @@ _NORMAL: tuple[float, ...] = tuple(NormalDist().inv_cdf((k + 0.5) / 4096) for k 
 #: process share them: a test suite starting a fresh simulator per test generates each
 #: path once. Capped so a long-lived process cannot grow without bound.
 SHARED_PATHS_MAX = 4000
-_SHARED_PATHS: dict[tuple[int, date, SymbolInfo, date], SymbolPath] = {}
+_SHARED_PATHS: dict[tuple[int, date, SymbolInfo, date, tuple[PathEvent, ...]], SymbolPath] = {}
 
 
 def stable_seed(*parts: object) -> int:
@@ -292,6 +311,12 @@ class SymbolPath:
     _columns: dict[str, Any] = field(default_factory=dict)
     #: Cache of rendered answers, keyed by the renderer (see `render.py`).
     rendered: dict[Any, Any] = field(default_factory=dict)
+    #: The halts and injected actions this path was generated with (part of its key).
+    events: tuple[PathEvent, ...] = ()
+    #: Copies of this path with corrections applied, keyed by the corrections published
+    #: (see `Universe.path`): each set is built and rendered once, so a clock walk that
+    #: passes a correction's publication re-renders only that ticker, once.
+    variants: dict[tuple[Correction, ...], SymbolPath] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         acts = [(s.date, s.factor) for s in self.splits]
@@ -405,6 +430,34 @@ class SymbolPath:
         return i if i < len(dates) and dates[i] == day else None
 
 
+def _corrected(base: SymbolPath, fixes: tuple[Correction, ...]) -> SymbolPath:
+    """A copy of `base` with `fixes` applied to its bars (in order; a fix of a bar the
+    path does not have changes nothing). Prices keep the exchange's decimals."""
+    decimals = _PRICE_DECIMALS.get(base.exchange, 4)
+    columns: dict[str, list[Any]] = {}
+    for fix in fixes:
+        i = base.index_of(fix.date)
+        if i is None:
+            continue
+        col = columns.get(fix.field)
+        if col is None:
+            col = columns[fix.field] = base.frame[fix.field].to_list()
+        new = fix.apply(col[i])
+        col[i] = int(new) if fix.field == "volume" else round(new, decimals)
+    frame = base.frame.with_columns(
+        [pl.Series(name, values, dtype=_PATH_SCHEMA[name]) for name, values in columns.items()]
+    )
+    return SymbolPath(
+        exchange=base.exchange,
+        code=base.code,
+        horizon=base.horizon,
+        frame=frame,
+        splits=base.splits,
+        dividends=base.dividends,
+        events=base.events,
+    )
+
+
 class Universe:
     """The deterministic simulated market for one `SimulatorConfig`.
 
@@ -416,9 +469,15 @@ class Universe:
         self.config = config or SimulatorConfig()
         self.seed = self.config.seed
         self.history_start = self.config.history_start
-        last_year = max(MIN_LAST_YEAR, datetime.now(UTC).year + 1)
+        clock_year = (self.config.now or datetime.now(UTC)).year
+        #: Last year the calendars cover; the simulator clock must stay inside it.
+        self.last_year = max(
+            MIN_LAST_YEAR,
+            datetime.now(UTC).year + CALENDAR_YEARS_AHEAD,
+            clock_year + CALENDAR_YEARS_AHEAD,
+        )
         self._calendars = {
-            info.code: TradingCalendar(info, self.history_start.year - 1, last_year)
+            info.code: TradingCalendar(info, self.history_start.year - 1, self.last_year)
             for info in EXCHANGES
         }
         self._symbols: dict[str, list[SymbolInfo]] = {}
@@ -428,6 +487,78 @@ class Universe:
             self._symbols[info.code] = syms
             self._by_code[info.code] = {s.code: s for s in syms}
         self._paths: dict[tuple[str, str], SymbolPath] = {}
+        self._path_events: dict[tuple[str, str], tuple[PathEvent, ...]] = {}
+        self._corrections: dict[tuple[str, str], tuple[Correction, ...]] = {}
+        self.apply_events(self.config)
+
+    # ----- injected market events ------------------------------------------------------------
+
+    def apply_events(self, config: SimulatorConfig) -> None:
+        """Take the corrections, halts and injected actions of `config` (all of them,
+        replacing the previous set). Validates everything before changing anything, so a
+        refused event (ValueError) leaves the market as it was.
+
+        Only tickers named by an event are affected: their generated path is re-keyed
+        (halts, actions) or overlaid (corrections) on next use; other paths and their
+        rendered answers stay cached.
+        """
+        path_events: dict[tuple[str, str], list[PathEvent]] = {}
+        for event in (*config.halts, *config.injected_splits, *config.injected_dividends):
+            self._check_ticker(event.exchange, event.code)
+            path_events.setdefault((event.exchange, event.code), []).append(event)
+        for (exchange, code), events in path_events.items():
+            self._check_path_events(exchange, code, events)
+        corrections: dict[tuple[str, str], list[Correction]] = {}
+        for fix in config.corrections:
+            self._check_ticker(fix.exchange, fix.code)
+            if fix.published_on is None:
+                published = self.calendar(fix.exchange).next(fix.date)
+                if published is None:
+                    raise ValueError(f"no trading day after {fix.date} to publish {fix}")
+                fix = dataclasses.replace(fix, published_on=published)
+            corrections.setdefault((fix.exchange, fix.code), []).append(fix)
+        self._path_events = {k: tuple(v) for k, v in path_events.items()}
+        self._corrections = {
+            # Stable sort: corrections published together apply in the order given.
+            k: tuple(sorted(v, key=lambda c: c.published_on or c.date))
+            for k, v in corrections.items()
+        }
+
+    def corrections(self, exchange: str, code: str) -> tuple[Correction, ...]:
+        """The ticker's corrections with `published_on` resolved, in publication order."""
+        return self._corrections.get((exchange, code), ())
+
+    def _check_ticker(self, exchange: str, code: str) -> None:
+        if not self.has_exchange(exchange):
+            raise ValueError(f"unknown exchange {exchange!r}")
+        if self.symbol(exchange, code) is None:
+            raise ValueError(f"unknown ticker {code}.{exchange}")
+
+    def _check_path_events(self, exchange: str, code: str, events: list[PathEvent]) -> None:
+        """Refuse actions the walk could not place: not a trading day of the ticker, its
+        first day (no previous close), inside a halt, or two actions on one day."""
+        sym = self.symbol(exchange, code)
+        assert sym is not None
+        cal = self.calendar(exchange)
+        first_day = cal.next(max(sym.listed_on, self.history_start) - timedelta(days=1))
+        halts = [e for e in events if isinstance(e, Halt)]
+        seen: set[date] = set()
+        for event in events:
+            if isinstance(event, Halt):
+                continue
+            day = event.date
+            where = f"{type(event).__name__} of {code}.{exchange} on {day}"
+            if not cal.is_trading_day(day):
+                raise ValueError(f"{where}: not a trading day")
+            if first_day is None or day <= first_day:
+                raise ValueError(f"{where}: on or before the ticker's first trading day")
+            if sym.delisted_on is not None and day > sym.delisted_on:
+                raise ValueError(f"{where}: after the ticker's delisting")
+            if any(h.covers(day) for h in halts):
+                raise ValueError(f"{where}: inside a halt")
+            if day in seen:
+                raise ValueError(f"{where}: another injected action on that day")
+            seen.add(day)
 
     # ----- exchanges and calendars -------------------------------------------------------
 
@@ -453,8 +584,16 @@ class Universe:
         return self.calendar(exchange).between(start, end)
 
     def holidays(self, exchange: str, start: date, end: date) -> list[tuple[date, str]]:
+        """Every holiday of `exchange` in [start, end] (the full calendar)."""
         hol = self.calendar(exchange).info.holidays
         return sorted((d, n) for d, n in hol.items() if start <= d <= end)
+
+    def details_window(self, exchange: str, now: datetime) -> tuple[date, date]:
+        """The holiday window `/exchange-details/` uses without `from`/`to`: DETAILS_WINDOW
+        each way around the exchange's local date at `now`. Holidays outside it are
+        real (no bars) but unannounced, as on EODHD."""
+        today = now.astimezone(self.exchange_info(exchange).tz).date()
+        return today - DETAILS_WINDOW, today + DETAILS_WINDOW
 
     def available_through(self, exchange: str, now: datetime) -> date | None:
         """Newest trading day of `exchange` whose data is published at `now`."""
@@ -598,44 +737,94 @@ class Universe:
     # ----- price paths ----------------------------------------------------------------------
 
     def path(self, exchange: str, code: str, through: date | None = None) -> SymbolPath:
-        """The symbol's path, generated at least through `through` (default: end of the
-        current real year). Cached; regenerated only when asked past its horizon."""
+        """The symbol's path as published through trading day `through` (default: end
+        of the current real year): generated at least that far, with the corrections
+        published by then applied. Callers pass the newest available day, so a bar
+        revised later is served in its original form until the revision is out.
+
+        Cached: the generated path is regenerated only when asked past its horizon or
+        when the ticker's halts/injected actions change; a corrected copy is built once
+        per set of published corrections."""
         if through is None:
             through = date(datetime.now(UTC).year, 12, 31)
+        base = self._generated(exchange, code, through)
+        fixes = self._corrections.get((exchange, code))
+        if not fixes:
+            return base
+        visible = tuple(
+            f for f in fixes if f.published_on is not None and f.published_on <= through
+        )
+        if not visible:
+            return base
+        corrected = base.variants.get(visible)
+        if corrected is None:
+            corrected = base.variants[visible] = _corrected(base, visible)
+        return corrected
+
+    def _generated(self, exchange: str, code: str, through: date) -> SymbolPath:
         key = (exchange, code)
+        events = self._path_events.get(key, ())
         cached = self._paths.get(key)
-        if cached is not None and cached.horizon >= through:
+        if cached is not None and cached.horizon >= through and cached.events == events:
             return cached
         horizon = date(through.year, 12, 31)
         sym = self.symbol(exchange, code)
         if sym is None:
             raise KeyError(f"unknown ticker {code}.{exchange}")
-        shared_key = (self.seed, self.history_start, sym, horizon)
+        shared_key = (self.seed, self.history_start, sym, horizon, events)
         path = _SHARED_PATHS.get(shared_key)
         if path is None:
-            path = self._generate(sym, horizon)
+            path = self._generate(sym, horizon, events)
             if len(_SHARED_PATHS) >= SHARED_PATHS_MAX:
                 _SHARED_PATHS.pop(next(iter(_SHARED_PATHS)))
             _SHARED_PATHS[shared_key] = path
         self._paths[key] = path
         return path
 
-    def _generate(self, sym: SymbolInfo, horizon: date) -> SymbolPath:
+    def _generate(
+        self, sym: SymbolInfo, horizon: date, events: tuple[PathEvent, ...] = ()
+    ) -> SymbolPath:
         exchange = sym.exchange
         cal = self.calendar(exchange)
         first = max(sym.listed_on, self.history_start)
         last = horizon if sym.delisted_on is None else min(horizon, sym.delisted_on)
         days = cal.between(first, last) if first <= last else []
 
-        splits_at: dict[date, tuple[int, int]] = {}
+        splits_at: dict[date, tuple[float, float]] = {}
         div_days: set[date] = set()
         div_yield = 0.0
         period = ""
         if exchange != "FOREX" and days:
-            splits_at = self._split_dates(sym, days[0], last, cal)
+            splits_at = dict(self._split_dates(sym, days[0], last, cal))
             div_days, div_yield, period = self._dividend_dates(sym, days[0], last, cal)
             div_days -= set(splits_at)
             div_days.discard(days[0])
+        div_yields = dict.fromkeys(div_days, div_yield)
+
+        # Injected events (validated by apply_events): a halt removes the ticker's bars
+        # (and any generated action) over its span; an injected action replaces whatever
+        # was generated on its day.
+        halted_rows: list[int] = []
+        injected_meta: dict[date, random.Random] = {}
+        for event in events:
+            if isinstance(event, Halt):
+                i, j = bisect_left(days, event.start), bisect_right(days, event.end)
+                halted_rows.extend(range(i, j))
+                for day in days[i:j]:
+                    splits_at.pop(day, None)
+                    div_yields.pop(day, None)
+        for event in events:
+            if isinstance(event, InjectedSplit) and event.date <= last:
+                splits_at[event.date] = (event.numerator, event.denominator)
+                div_yields.pop(event.date, None)
+            elif isinstance(event, InjectedDividend) and event.date <= last:
+                div_yields[event.date] = event.fraction
+                splits_at.pop(event.date, None)
+                # Its own metadata draws, so the generated dividends keep theirs.
+                injected_meta[event.date] = _rng(
+                    self.seed, "divmeta-injected", exchange, sym.code, event.date
+                )
+                period = period or _DIV_SCHEDULE.get(exchange, (0, "Other"))[1]
 
         walk = _rng(self.seed, "walk", exchange, sym.code)
         meta = _rng(self.seed, "divmeta", exchange, sym.code)
@@ -666,9 +855,10 @@ class Universe:
             draws,
             meta,
             splits_at,
-            div_days,
-            div_yield,
+            div_yields,
             period,
+            halted_rows=halted_rows,
+            injected_meta=injected_meta,
             level=level,
             sigma=sigma,
             drift=drift,
@@ -683,6 +873,7 @@ class Universe:
             frame=frame,
             splits=splits,
             dividends=dividends,
+            events=events,
         )
 
     @staticmethod
@@ -692,11 +883,12 @@ class Universe:
         days: list[date],
         draws: array[int],
         meta: random.Random,
-        splits_at: dict[date, tuple[int, int]],
-        div_days: set[date],
-        div_yield: float,
+        splits_at: dict[date, tuple[float, float]],
+        div_yields: dict[date, float],
         period: str,
         *,
+        halted_rows: list[int],
+        injected_meta: dict[date, random.Random],
         level: float,
         sigma: float,
         drift: float,
@@ -711,19 +903,20 @@ class Universe:
         N:M multiplies the price by M/N on its ex-date, a dividend by (1 - yield). Open is
         the previous close (after the jump) with an overnight gap; high/low widen the
         open-close range. Illiquid symbols lose some days (no bar) and have flat
-        zero-volume days. Everything is rounded only on output.
+        zero-volume days. Halted days (`halted_rows`) have no bar and no price move.
+        Everything is rounded only on output.
         """
         n = len(days)
         if n == 0:
             return pl.DataFrame(schema=_PATH_SCHEMA), [], []
         jump = [0.0] * n
         action_rows: list[int] = []
-        for day in sorted({*splits_at, *div_days}):
+        for day in sorted({*splits_at, *div_yields}):
             i = bisect_left(days, day)
             if i == 0 or i >= n or days[i] != day:
                 continue
             ratio = splits_at.get(day)
-            jump[i] = math.log(ratio[1] / ratio[0] if ratio else 1.0 - div_yield)
+            jump[i] = math.log(ratio[1] / ratio[0] if ratio else 1.0 - div_yields[day])
             action_rows.append(i)
         # Eager Series arithmetic: each operation goes straight to Rust, while a lazy
         # query of this size spends most of its time planning.
@@ -733,13 +926,16 @@ class Universe:
         steady[0] = False
         if action_rows:
             steady = steady.scatter(action_rows, False)
+        halted = pl.Series([False] * n)
+        if halted_rows:
+            halted = halted.scatter(halted_rows, True)
         if sym.illiquid:
-            gap = steady & (f5 < int(ILLIQUID_GAP_P * 4096))
+            gap = (steady & (f5 < int(ILLIQUID_GAP_P * 4096))) | halted
             flat = steady & ~gap & (f5 < int((ILLIQUID_GAP_P + ILLIQUID_FLAT_P) * 4096))
             trading = ~(gap | flat)
         else:
-            gap = pl.Series([False] * n)
-            trading = pl.Series([True] * n)
+            gap = halted
+            trading = ~halted
         active = trading.cast(pl.Float64)
         log_level = math.log(level)
         jumps = pl.Series(jump)
@@ -789,10 +985,12 @@ class Universe:
                 splits.append(Split(day, float(ratio[0]), float(ratio[1])))
                 continue
             prev_close = closes[i - 1]
-            amount = round(prev_close * div_yield, 4)
+            amount = round(prev_close * div_yields[day], 4)
             if amount > 0:
                 dividends.append(
-                    Universe._dividend(sym, cal, meta, day, amount, prev_close, period)
+                    Universe._dividend(
+                        sym, cal, injected_meta.get(day, meta), day, amount, prev_close, period
+                    )
                 )
         return frame, splits, dividends
 

@@ -12,6 +12,13 @@ the others wait and then connect to the same server.
 
 PostgreSQL refuses to run as root, so when we are root the server commands run as the
 `postgres` system user (`runuser -u postgres`), in a data directory that user owns.
+
+TimescaleDB: when the server binaries' installation has the timescaledb library, the
+cluster is started with `shared_preload_libraries=timescaledb` (without the preload,
+`CREATE EXTENSION timescaledb` is FATAL), so the quickstart gets hypertables and the
+columnstore as production does. A running cluster started without it (made by an older
+version, or before the library was installed) is restarted once to pick it up. Whether
+a warehouse then *uses* TimescaleDB is its recorded storage mode (`migrations.py`).
 """
 
 from __future__ import annotations
@@ -45,6 +52,13 @@ EMBEDDED_USER = "eod"
 _START_TIMEOUT_S = 60
 #: System user that owns the cluster when we run as root (PostgreSQL refuses root).
 _SERVER_OS_USER = "postgres"
+#: The library a server must preload before `CREATE EXTENSION timescaledb` can work.
+TIMESCALEDB_LIBRARY = "timescaledb"
+#: Background worker processes when TimescaleDB is preloaded. PostgreSQL's default (8) is
+#: shared by parallel query workers (default 8) and TimescaleDB's launcher (1) plus up to
+#: `timescaledb.max_background_workers` (default 16) schedulers and policy jobs, one
+#: scheduler per database with the extension; TimescaleDB's tuning guide sums them.
+_TIMESCALEDB_WORKER_PROCESSES = 8 + 1 + 16
 
 INSTALL_HINT = (
     "No PostgreSQL server binaries (initdb, pg_ctl, postgres) were found on PATH, in "
@@ -86,6 +100,32 @@ def _version_key(path: str) -> float:
         return 0.0
 
 
+def package_library_dir(bin_dir: Path) -> Path:
+    """The installation's library directory (`pg_config --pkglibdir`), for extensions.
+
+    Asks the `pg_config` of the same bin directory, so a machine with several PostgreSQL
+    versions answers for the one we start; without one, `bin/../lib` (Debian's layout).
+    """
+    pg_config = bin_dir / "pg_config"
+    if pg_config.is_file():
+        done = subprocess.run([str(pg_config), "--pkglibdir"], capture_output=True,
+                              text=True, check=False)
+        if done.returncode == 0 and done.stdout.strip():
+            return Path(done.stdout.strip())
+    return bin_dir.parent / "lib"
+
+
+def timescaledb_installed(bin_dir: Path) -> bool:
+    """Whether the server binaries in `bin_dir` can load the timescaledb library."""
+    return (package_library_dir(bin_dir) / f"{TIMESCALEDB_LIBRARY}.so").is_file()
+
+
+def preloads_timescaledb(setting: str) -> bool:
+    """Whether a `shared_preload_libraries` value names timescaledb (comma list, spaces
+    and quotes allowed, as postgresql.conf writes it)."""
+    return TIMESCALEDB_LIBRARY in {part.strip().strip('"') for part in setting.split(",")}
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -98,9 +138,14 @@ class EmbeddedPostgres:
 
     The chosen port is written to `home/postgres.port` at creation so every later process
     finds the same server.
+
+    `preload_timescaledb=False` starts it without the preload even where the library is
+    installed, and never restarts it for it: the test suite's plain-PostgreSQL cluster,
+    i.e. a server as TimescaleDB's packages leave it.
     """
 
     home: Path
+    preload_timescaledb: bool = True
 
     @property
     def data_dir(self) -> Path:
@@ -127,10 +172,25 @@ class EmbeddedPostgres:
 
         Safe to call from many processes at once: the work happens under an exclusive
         file lock, and a running server is detected by connecting to it.
+
+        A running server that lacks the timescaledb preload while the library is installed
+        is restarted (fast shutdown: sessions of other processes end) to pick it up.
         """
         self.home.mkdir(parents=True, exist_ok=True)
         with self._lock():
-            if self._port_file.exists() and self._accepts_connections():
+            preloads = self._running_preloads() if self._port_file.exists() else None
+            if preloads is not None:
+                if not self.preload_timescaledb or preloads_timescaledb(preloads):
+                    return self.url()
+                bin_dir = find_server_binaries()
+                if not timescaledb_installed(bin_dir):
+                    return self.url()
+                log.warning(
+                    "Restarting the embedded PostgreSQL server in %s to preload timescaledb "
+                    "(installed in %s, not preloaded by the running server); open sessions "
+                    "are ended", self.data_dir, package_library_dir(bin_dir))
+                self._stop(bin_dir)
+                self._start(bin_dir)
                 return self.url()
             bin_dir = find_server_binaries()
             if not (self.data_dir / "PG_VERSION").exists():
@@ -143,8 +203,11 @@ class EmbeddedPostgres:
         """Stop the server if it runs (fast shutdown: open sessions are ended)."""
         if not (self.data_dir / "postmaster.pid").exists():
             return
-        bin_dir = find_server_binaries()
-        self._run([str(bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "stop"])
+        self._stop(find_server_binaries())
+
+    def _stop(self, bin_dir: Path) -> None:
+        self._run([str(bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w",
+                   "stop"])
 
     @contextmanager
     def _lock(self) -> Iterator[None]:
@@ -155,12 +218,14 @@ class EmbeddedPostgres:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    def _accepts_connections(self) -> bool:
+    def _running_preloads(self) -> str | None:
+        """The running server's `shared_preload_libraries`, or None if none answers."""
         try:
-            with psycopg.connect(self.url(), connect_timeout=3):
-                return True
+            with psycopg.connect(self.url(), connect_timeout=3) as conn:
+                row = conn.execute("SHOW shared_preload_libraries").fetchone()
+                return str(row[0]) if row else ""
         except psycopg.Error:
-            return False
+            return None
 
     def _run(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
         if self._run_as_other_user:
@@ -222,6 +287,15 @@ class EmbeddedPostgres:
             # ones for a local analytics server and can be changed in postgresql.conf.
             "-c max_wal_size=4GB -c shared_buffers=512MB -c max_connections=200"
         )
+        if self.preload_timescaledb and timescaledb_installed(bin_dir):
+            # As options, not in postgresql.conf: every start by this code gets them, and
+            # `pg_ctl restart` reuses them (postmaster.opts). Telemetry off: the embedded
+            # warehouse must not phone home.
+            options += (
+                f" -c shared_preload_libraries={TIMESCALEDB_LIBRARY}"
+                " -c timescaledb.telemetry_level=off"
+                f" -c max_worker_processes={_TIMESCALEDB_WORKER_PROCESSES}"
+            )
         log.info("Starting the embedded PostgreSQL server on 127.0.0.1:%d", port)
         self._run(
             [

@@ -1,14 +1,19 @@
-"""Versioned, idempotent schema creation.
+"""Versioned, idempotent schema creation, run at explicit points only.
 
 Each migration has a version number and runs once, inside a transaction, under an advisory
 lock, and is recorded in `eod.schema_migrations`. A later release adds migrations at the
 end; it never edits one that has shipped, so an existing warehouse is migrated forward
 without losing data.
 
-TimescaleDB is optional. Where the extension is available, the time-series tables become
-hypertables on `date` with a columnstore segmented by (exchange, symbol); where it is not,
-they stay plain PostgreSQL tables with the same columns and keys, so every query works in
-both modes. The SQL follows ../shared/platform-notes.md (checked on TimescaleDB 2.28.3).
+Where migrations run: `eod-pipeline db migrate` / `db start` (deployment start), the demo
+and the tests' fixtures (`migrate_schema` / `ensure_schema`). Everything else (Dagster
+runs, sensors, `status`, `plan`) calls `check_schema`, which reads and never changes
+anything: a process that finds the schema behind fails with a message naming
+`eod-pipeline db migrate`, instead of rewriting tables nobody asked it to.
+
+Storage mode (TimescaleDB hypertables with a columnstore, or plain PostgreSQL tables with
+the same columns and keys, so every query works in both) is decided when the warehouse is
+created and recorded in it; see `storage.py`. Migrations never change it.
 """
 
 from __future__ import annotations
@@ -16,31 +21,24 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
 
 import psycopg
 from psycopg import sql
 
+from eod_pipeline.warehouse import storage as _storage
+from eod_pipeline.warehouse.connection import TIMESCALEDB_ENV, timescaledb_wanted
+from eod_pipeline.warehouse.storage import (  # noqa: F401 (re-exported for callers)
+    COLUMNSTORE_AFTER,
+    HYPERTABLE_CHUNK_INTERVAL,
+    StorageMode,
+    make_hypertable,
+)
 from eod_pipeline.warehouse.tables import SCHEMA, TABLES, TableSpec
 
 log = logging.getLogger(__name__)
 
 #: Any constant works; it only has to be the same in every process that migrates.
 _MIGRATION_LOCK_KEY = 0x0E0D_5C4E
-
-#: Chunk size of the hypertables. EOD data is one row a trading day per symbol, so a year's
-#: chunk of a 50,000-symbol exchange is ~12.5M rows: large enough to compress well, small
-#: enough that the columnstore policy leaves recent months writable.
-HYPERTABLE_CHUNK_INTERVAL = "1 year"
-#: Chunks older than this are converted to the columnstore. Late corrections and new
-#: corporate actions still rewrite older rows: upserts into compressed chunks work
-#: (TimescaleDB 2.11+), they are only slower.
-COLUMNSTORE_AFTER = "90 days"
-
-
-class StorageMode(Enum):
-    TIMESCALEDB = "timescaledb"
-    POSTGRES = "postgres"
 
 
 def _create_table(spec: TableSpec) -> sql.Composed:
@@ -63,9 +61,14 @@ def _create_table(spec: TableSpec) -> sql.Composed:
     )
 
 
+#: The tables migration 1 created, frozen: later tables come from later migrations.
+_V1_TABLES = ("exchanges", "symbols", "prices", "splits", "dividends", "price_rejects",
+              "exchange_holidays")
+
+
 def _v1_tables(conn: psycopg.Connection) -> None:
-    for spec in TABLES.values():
-        conn.execute(_create_table(spec))
+    for name in _V1_TABLES:
+        conn.execute(_create_table(TABLES[name]))
     conn.execute(
         "CREATE INDEX IF NOT EXISTS price_rejects_by_ticker "
         "ON eod.price_rejects (exchange, symbol, date)"
@@ -94,6 +97,17 @@ def _v2_fetch_log(conn: psycopg.Connection) -> None:
     )
 
 
+def _v3_facts(conn: psycopg.Connection) -> None:
+    # Facts that make "done" checkable: rejected rows per fetch, every revision the
+    # source made to a stored row, and gaps a person has acknowledged (trading halts).
+    conn.execute("ALTER TABLE eod.fetch_log "
+                 "ADD COLUMN IF NOT EXISTS rejected integer NOT NULL DEFAULT 0")
+    for name in ("price_revisions", "gap_acknowledgements"):
+        conn.execute(_create_table(TABLES[name]))
+    conn.execute("CREATE INDEX IF NOT EXISTS price_revisions_by_key "
+                 "ON eod.price_revisions (exchange, symbol, date)")
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -104,110 +118,204 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "exchanges, symbols, prices, splits, dividends, rejects, holidays", _v1_tables),
     Migration(2, "fetch log (resume and ticker date bounds)", _v2_fetch_log),
+    Migration(3, "fetch-log rejects, price revisions, gap acknowledgements", _v3_facts),
 )
 
-#: The tables that become hypertables where TimescaleDB exists.
-HYPERTABLES = tuple(t for t in TABLES.values() if t.time_column)
+#: The tables that become hypertables in TimescaleDB mode (re-exported from storage).
+HYPERTABLES = _storage.HYPERTABLES
+
+
+class WarehouseNotReady(RuntimeError):
+    """The warehouse cannot be used as it is; the message says which command fixes it."""
 
 
 def timescaledb_available(conn: psycopg.Connection) -> bool:
-    row = conn.execute(
-        "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
-    ).fetchone()
-    return row is not None
+    """Whether the server has the extension installed (usable or not: see
+    `storage.probe_timescaledb` for whether it can be created)."""
+    return _storage.probe_timescaledb(conn).installed
 
 
-def _enable_timescaledb(conn: psycopg.Connection) -> bool:
-    """Create the extension if possible; False (with the reason logged) if not."""
-    if not timescaledb_available(conn):
-        return False
-    try:
-        with conn.transaction():
-            conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
-    except psycopg.Error as exc:
-        # Typical cause: installed but not in shared_preload_libraries.
-        log.warning("timescaledb is installed but cannot be enabled: %s", exc.diag.message_primary)
-        return False
-    return True
+@dataclass(frozen=True)
+class SchemaReport:
+    """What `migrate_schema` did: the storage mode and the migrations it applied."""
+
+    mode: StorageMode
+    applied: tuple[Migration, ...]
 
 
-def make_hypertable(conn: psycopg.Connection, spec: TableSpec, name: str | None = None) -> None:
-    """Convert `name` (default: the spec's table) to a hypertable with a columnstore.
+def _bootstrap(conn: psycopg.Connection) -> None:
+    """The bookkeeping every version has: schema, applied migrations, recorded mode.
 
-    Idempotent: converts once and sets the columnstore once, whatever the version.
+    Not a numbered migration, so the mode is recorded before any migration runs and
+    whatever migrations later releases append.
     """
-    name = name or spec.qualified_name
-    schema, table = name.split(".")
+    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(SCHEMA)))
     conn.execute(
-        "SELECT create_hypertable(%s::regclass, by_range(%s, %s::interval), "
-        "if_not_exists => TRUE, migrate_data => TRUE)",
-        (name, spec.time_column, HYPERTABLE_CHUNK_INTERVAL),
+        "CREATE TABLE IF NOT EXISTS eod.schema_migrations ("
+        " version integer PRIMARY KEY,"
+        " description text NOT NULL,"
+        " applied_at timestamptz NOT NULL DEFAULT now())"
     )
-    # `compression_enabled` has been in this view since TimescaleDB 2.0; the settings
-    # views were renamed across releases.
-    enabled = conn.execute(
-        "SELECT compression_enabled FROM timescaledb_information.hypertables "
-        "WHERE hypertable_schema = %s AND hypertable_name = %s",
-        (schema, table),
-    ).fetchone()
-    if not (enabled and enabled[0]):
-        conn.execute(
-            sql.SQL(
-                "ALTER TABLE {} SET (timescaledb.enable_columnstore, "
-                "timescaledb.segmentby = 'exchange, symbol', "
-                "timescaledb.orderby = {})"
-            ).format(
-                sql.Identifier(schema, table),
-                sql.Literal(f"{spec.time_column}"),
-            )
-        )
-    conn.execute(
-        "CALL add_columnstore_policy(%s::regclass, after => %s::interval, "
-        "if_not_exists => TRUE)",
-        (name, COLUMNSTORE_AFTER),
-    )
+    _storage.create_settings_table(conn)
 
 
-def ensure_schema(conn: psycopg.Connection, *, use_timescaledb: bool = True) -> StorageMode:
-    """Bring the warehouse schema to the newest version; return the storage mode.
+def _decide_mode(conn: psycopg.Connection, use_timescaledb: bool,
+                 probe: _storage.TimescaleProbe) -> tuple[StorageMode, str]:
+    """The mode of a warehouse that has none recorded, and why.
 
-    `use_timescaledb=False` keeps plain tables even where the extension exists (the
-    `EOD_TIMESCALEDB=off` setting; the load benchmark uses it to measure both kinds).
-
-    Idempotent and safe to call from concurrent processes: the work happens under a
-    transaction-scoped advisory lock, and already-applied versions are skipped. Logs one
-    line saying which mode is in use.
+    A warehouse made before modes were recorded keeps the kind its tables already are
+    (converting is `db migrate`'s job); a new one is TimescaleDB where wanted and usable.
     """
+    existing = _storage.existing_tables_mode(conn)
+    if existing is not None:
+        return existing, "kept from the existing tables (made before modes were recorded)"
+    if not use_timescaledb:
+        return StorageMode.POSTGRES, f"{TIMESCALEDB_ENV}=off when the warehouse was created"
+    if probe.usable:
+        return StorageMode.TIMESCALEDB, "timescaledb usable when the warehouse was created"
+    return StorageMode.POSTGRES, probe.why_unusable()
+
+
+def migrate_schema(conn: psycopg.Connection, *,
+                   use_timescaledb: bool | None = None) -> SchemaReport:
+    """Apply pending migrations; decide and record the storage mode on a new warehouse.
+
+    `use_timescaledb` matters only when the warehouse is created (None: the
+    `EOD_TIMESCALEDB` setting): an existing warehouse keeps its recorded mode, and
+    converting is `change_storage_mode`'s job. In TimescaleDB mode, time-series tables
+    that migrations create become hypertables right away (they are new, so empty).
+
+    Idempotent and safe to call from concurrent processes: the work happens in one
+    transaction under an advisory lock, and applied versions are skipped. Logs one line
+    saying which mode is in use (a warning, with the fix, where TimescaleDB was wanted but
+    is installed without the preload). Never runs `CREATE EXTENSION` where it would fail.
+    """
+    wanted = timescaledb_wanted() if use_timescaledb is None else use_timescaledb
+    probe = _storage.probe_timescaledb(conn)
+    applied: list[Migration] = []
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK_KEY,))
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(SCHEMA)))
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS eod.schema_migrations ("
-            " version integer PRIMARY KEY,"
-            " description text NOT NULL,"
-            " applied_at timestamptz NOT NULL DEFAULT now())"
-        )
-        applied = {r[0] for r in conn.execute("SELECT version FROM eod.schema_migrations")}
+        _bootstrap(conn)
+        mode = _storage.recorded_mode(conn)
+        reason = ""
+        if mode is None:
+            mode, reason = _decide_mode(conn, wanted, probe)
+            _storage.record_mode(conn, mode, reason)
+        if mode is StorageMode.TIMESCALEDB:
+            if not probe.usable:
+                raise WarehouseNotReady(
+                    "The warehouse's storage mode is TimescaleDB, but on this server "
+                    f"{probe.why_unusable()}; or convert it to plain tables on a server "
+                    f"where TimescaleDB works: `{_storage.MIGRATE_COMMAND} --plain`")
+            _storage.enable_timescaledb(conn)
+        done = {r[0] for r in conn.execute("SELECT version FROM eod.schema_migrations")}
         for migration in MIGRATIONS:
-            if migration.version in applied:
+            if migration.version in done:
                 continue
             migration.apply(conn)
             conn.execute(
                 "INSERT INTO eod.schema_migrations (version, description) VALUES (%s, %s)",
                 (migration.version, migration.description),
             )
+            applied.append(migration)
             log.info("Applied warehouse migration %d: %s", migration.version, migration.description)
-        timescale = use_timescaledb and _enable_timescaledb(conn)
-        if timescale:
-            for spec in HYPERTABLES:
-                make_hypertable(conn, spec)
-    mode = StorageMode.TIMESCALEDB if timescale else StorageMode.POSTGRES
+        if mode is StorageMode.TIMESCALEDB:
+            hypertables = _storage.hypertable_names(conn)
+            for spec in _storage.hypertable_specs():
+                if spec.name not in hypertables:
+                    _storage.make_hypertable(conn, spec)
+    _log_mode(mode, wanted, probe, reason)
+    return SchemaReport(mode, tuple(applied))
+
+
+def _log_mode(mode: StorageMode, wanted: bool, probe: _storage.TimescaleProbe,
+              reason: str) -> None:
     if mode is StorageMode.TIMESCALEDB:
         log.info("Warehouse mode: TimescaleDB (hypertables with columnstore on %s)",
-                 ", ".join(t.name for t in HYPERTABLES))
+                 ", ".join(t.name for t in _storage.hypertable_specs()))
+    elif wanted and probe.installed and not probe.preloaded:
+        # The one line a server as TimescaleDB's packages leave it gets.
+        log.warning("Warehouse mode: plain PostgreSQL tables: timescaledb is installed on "
+                    "this server but not preloaded: %s, then run `%s --timescaledb`",
+                    _storage.PRELOAD_FIX, _storage.MIGRATE_COMMAND)
     else:
-        log.info("Warehouse mode: plain PostgreSQL (timescaledb extension not available; "
-                 "same tables and queries, no hypertables or compression)")
+        why = reason or ("recorded when the warehouse was created" if probe.usable
+                         else "timescaledb extension not available")
+        log.info("Warehouse mode: plain PostgreSQL (%s; same tables and queries, no "
+                 "hypertables or compression)", why)
+
+
+def ensure_schema(conn: psycopg.Connection, *,
+                  use_timescaledb: bool | None = None) -> StorageMode:
+    """`migrate_schema`, returning only the storage mode (tests, benchmarks, `db start`).
+
+    `use_timescaledb=False` creates a new warehouse with plain tables even where the
+    extension works (the load benchmark uses it to measure both kinds); None follows
+    `EOD_TIMESCALEDB`. It never converts an existing warehouse.
+    """
+    return migrate_schema(conn, use_timescaledb=use_timescaledb).mode
+
+
+def change_storage_mode(conn: psycopg.Connection, target: StorageMode
+                        ) -> list[_storage.TableConversion]:
+    """Convert the time-series tables to `target` and record it; one transaction under
+    the migration lock, so a failure changes nothing. Call after `migrate_schema`.
+
+    Takes exclusive locks on the tables for as long as the copy takes: runs and sensors
+    touching them wait. Raises `WarehouseNotReady` if TimescaleDB is the target and
+    cannot be used here.
+    """
+    probe = _storage.probe_timescaledb(conn)
+    if target is StorageMode.TIMESCALEDB and not probe.usable:
+        raise WarehouseNotReady(f"Cannot convert to TimescaleDB: {probe.why_unusable()}")
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK_KEY,))
+        if target is StorageMode.TIMESCALEDB:
+            done = _storage.convert_to_timescaledb(conn)
+        else:
+            done = _storage.convert_to_plain(conn)
+        _storage.record_mode(conn, target, f"converted by `{_storage.MIGRATE_COMMAND}`")
+    log.info("Warehouse storage mode is now %s", target.value)
+    return done
+
+
+def check_schema(conn: psycopg.Connection) -> StorageMode:
+    """The storage mode of a warehouse whose schema is current; raise otherwise.
+
+    Read-only and cheap: what every process that is not an explicit migration point runs
+    on connecting (Dagster runs and sensors, `status`, `plan`). Raises `WarehouseNotReady`
+    naming the command to run when the schema is absent or behind, when it is newer than
+    this code, and when a TimescaleDB warehouse is on a server that cannot load it
+    (writing there would put rows beside the hypertable's chunks, not in them).
+    """
+    with conn.transaction():
+        exists = conn.execute("SELECT to_regclass('eod.schema_migrations')").fetchone()
+        if not exists or exists[0] is None:
+            raise WarehouseNotReady(
+                "The warehouse has no schema yet: run `eod-pipeline db migrate` (or "
+                "`eod-pipeline db start` for the embedded cluster) to create it")
+        done = {r[0] for r in conn.execute("SELECT version FROM eod.schema_migrations")}
+        latest = latest_version()
+        if done and max(done) > latest:
+            raise WarehouseNotReady(
+                f"The warehouse schema is at version {max(done)}, newer than this code "
+                f"knows ({latest}): upgrade eod-pipeline before running it against it")
+        pending = [m.version for m in MIGRATIONS if m.version not in done]
+        if pending:
+            raise WarehouseNotReady(
+                f"The warehouse schema is behind this code (migrations "
+                f"{', '.join(map(str, pending))} of {latest} not applied): run "
+                "`eod-pipeline db migrate`")
+        mode = _storage.recorded_mode(conn)
+        if mode is None:
+            raise WarehouseNotReady(
+                "The warehouse has no recorded storage mode (made by an older version): "
+                "run `eod-pipeline db migrate` to record it")
+        if mode is StorageMode.TIMESCALEDB:
+            probe = _storage.probe_timescaledb(conn)
+            if not probe.usable:
+                raise WarehouseNotReady(
+                    f"The warehouse's storage mode is TimescaleDB, but {probe.why_unusable()}")
     return mode
 
 

@@ -175,9 +175,76 @@ EXCHANGE_HOLIDAYS = TableSpec(
     primary_key=("exchange", "date"),
 )
 
+FETCH_LOG = TableSpec(
+    name="fetch_log",
+    columns=(
+        Column("exchange", "text", pl.String(), nullable=False),
+        # prices | splits | dividends | adjustments
+        Column("dataset", "text", pl.String(), nullable=False),
+        # NULL: a bulk call covering every ticker of the exchange on start_date..end_date.
+        Column("symbol", "text", pl.String()),
+        Column("start_date", "date", pl.Date(), nullable=False),
+        Column("end_date", "date", pl.Date(), nullable=False),
+        # Rows the answer gave that were stored (after the row checks), distinct by key.
+        Column("rows", "integer", pl.Int32(), nullable=False),
+        Column("first_date", "date", pl.Date()),
+        Column("last_date", "date", pl.Date()),
+        Column("run_id", "text", pl.String(), nullable=False),
+        Column("fetched_at", "timestamptz", pl.Datetime("us", "UTC"), nullable=False),
+        # Rows of the answer refused by the row checks (kept in eod.price_rejects).
+        Column("rejected", "integer", pl.Int32(), nullable=False),
+    ),
+    primary_key=(),
+)
+
+
+def revisions_of(spec: TableSpec, name: str) -> TableSpec:
+    """The revisions table of `spec`: its key, every value column before (`old_*`) and
+    after (`new_*`) a change, when the change was seen and by which run.
+
+    Why a table derived from the spec: the writer records a revision in the same
+    statement batch that changes the row, and point-in-time reads need the old values
+    typed like the new ones.
+    """
+    values = [c for c in spec.columns if c.name not in spec.primary_key]
+    key = [Column(c.name, c.pg_type, c.dtype, nullable=False)
+           for c in spec.columns if c.name in spec.primary_key]
+    return TableSpec(
+        name=name,
+        columns=(
+            *key,
+            *(Column(f"old_{c.name}", c.pg_type, c.dtype) for c in values),
+            *(Column(f"new_{c.name}", c.pg_type, c.dtype) for c in values),
+            Column("run_id", "text", pl.String(), nullable=False),
+            Column("seen_at", "timestamptz", pl.Datetime("us", "UTC"), nullable=False),
+        ),
+        primary_key=(),
+    )
+
+
+PRICE_REVISIONS = revisions_of(PRICES, "price_revisions")
+
+GAP_ACKNOWLEDGEMENTS = TableSpec(
+    name="gap_acknowledgements",
+    columns=(
+        Column("exchange", "text", pl.String(), nullable=False),
+        Column("symbol", "text", pl.String(), nullable=False),
+        Column("start_date", "date", pl.Date(), nullable=False),
+        Column("end_date", "date", pl.Date(), nullable=False),
+        # Why the stretch has no bars (e.g. "trading halt"), said by a person.
+        Column("reason", "text", pl.String(), nullable=False),
+        Column("acknowledged_at", "timestamptz", pl.Datetime("us", "UTC"), nullable=False),
+    ),
+    primary_key=("exchange", "symbol", "start_date"),
+)
+
+#: Tables whose changed rows are recorded in a revisions table by the writer.
+REVISIONS: dict[str, TableSpec] = {PRICES.name: PRICE_REVISIONS}
+
 TABLES: dict[str, TableSpec] = {
     t.name: t
-    for t in (EXCHANGES, SYMBOLS, PRICES, SPLITS, DIVIDENDS, PRICE_REJECTS, EXCHANGE_HOLIDAYS)
+    for t in (EXCHANGES, SYMBOLS, PRICES, SPLITS, DIVIDENDS, PRICE_REJECTS, EXCHANGE_HOLIDAYS,
+              FETCH_LOG, PRICE_REVISIONS, GAP_ACKNOWLEDGEMENTS)
 }
 
 

@@ -28,6 +28,7 @@ way, and the next run resumes from what is stored. A single frame is one transac
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -37,8 +38,9 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
+from eod_pipeline.warehouse.batches import LoggedBatch
 from eod_pipeline.warehouse.slices import TableSlice
-from eod_pipeline.warehouse.tables import TableSpec
+from eod_pipeline.warehouse.tables import REVISIONS, TableSpec
 from eod_pipeline.warehouse.validation import validate_frame
 
 #: Session memory for the merge. Staging tables are temp tables, held in `temp_buffers`
@@ -50,6 +52,14 @@ _MERGE_WORK_MEM = "256MB"
 #: Rows per Arrow record batch handed to the binary COPY encoder: ~8 MB of COPY data per
 #: write, large enough that per-call overhead vanishes, small enough not to double memory.
 _COPY_CHUNK_ROWS = 100_000
+#: The run id recorded with revisions written outside a Dagster run (tests, tools).
+NO_RUN = "-"
+#: Times a batch is redone after the server broke a deadlock by aborting it. TimescaleDB's
+#: columnstore policy takes an AccessExclusiveLock on the chunk it converts; an upsert
+#: into that chunk at the same moment deadlocks with it and PostgreSQL aborts one side
+#: (seen here on 2.28.3 within seconds of a policy being added). The batch's transaction
+#: rolled back whole, so redoing it is safe; the policy retries its chunk on its own.
+DEADLOCK_RETRIES = 3
 
 
 @dataclass
@@ -63,6 +73,10 @@ class WriteReport:
     inserted: int = 0
     updated: int = 0
     duplicates_dropped: int = 0
+    #: Updated rows whose old and new values were recorded in the revisions table.
+    revised: int = 0
+    #: Rows appended to companion tables (rejects, fetch-log entries), by table.
+    companions: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     modes_used: set[str] = field(default_factory=set)
 
@@ -102,8 +116,11 @@ def copy_frame(cur: psycopg.Cursor, target: sql.Composable, spec: TableSpec,
         copy.write(encoder.finish())
 
 
-def _as_batches(frames: pl.DataFrame | Iterable[pl.DataFrame]) -> Iterator[pl.DataFrame]:
-    if isinstance(frames, pl.DataFrame):
+Batch = pl.DataFrame | LoggedBatch
+
+
+def _as_batches(frames: Batch | Iterable[Batch]) -> Iterator[Batch]:
+    if isinstance(frames, pl.DataFrame | LoggedBatch):
         yield frames
     else:
         yield from frames
@@ -113,10 +130,12 @@ class TableWriter:
     """Writes batches of one table slice over one connection (not thread-safe)."""
 
     def __init__(self, conn: psycopg.Connection, spec: TableSpec,
-                 where: TableSlice | None = None) -> None:
+                 where: TableSlice | None = None, run_id: str = NO_RUN) -> None:
         self.conn = conn
         self.spec = spec
         self.where = where
+        self.run_id = run_id
+        self._revisions = REVISIONS.get(spec.name)
         self.report = WriteReport(table=spec.qualified_name)
         self._target = sql.Identifier(*spec.qualified_name.split("."))
         self._stage = sql.Identifier(f"_stage_{spec.name}")
@@ -131,7 +150,7 @@ class TableWriter:
         ).fetchone()
         return bool(row and row[0])
 
-    def write(self, frames: pl.DataFrame | Iterable[pl.DataFrame]) -> WriteReport:
+    def write(self, frames: Batch | Iterable[Batch]) -> WriteReport:
         """Validate, deduplicate and store every batch; return the cumulative report."""
         started = time.perf_counter()
         try:
@@ -143,24 +162,58 @@ class TableWriter:
             self.report.mode = "merge" if "merge" in modes else "copy"
         return self.report
 
-    def write_batch(self, frame: pl.DataFrame) -> None:
-        """Store one batch in its own transaction; refuse it whole if it does not fit."""
+    def write_batch(self, batch: Batch) -> None:
+        """Store one batch, and its companion facts, in one transaction; refuse it whole
+        if it does not fit."""
+        frame, companions = ((batch.rows, batch.companions) if isinstance(batch, LoggedBatch)
+                             else (batch, ()))
         validate_frame(self.spec, frame, self.where)
+        for spec, extra in companions:
+            validate_frame(spec, extra, None)
         frame = frame.select(self.spec.column_names)
         self.report.batches += 1
-        if frame.is_empty():
+        if frame.is_empty() and not any(extra.height for _, extra in companions):
             return
+        for attempt in range(DEADLOCK_RETRIES + 1):
+            before = copy.deepcopy(self.report)
+            try:
+                written = self._transaction(frame, companions)
+                break
+            except psycopg.errors.DeadlockDetected:
+                # Nothing of the batch is stored: forget its counts and the session
+                # objects created inside the aborted transaction, then redo it.
+                self.report = before
+                self._stage_ready = False
+                if attempt == DEADLOCK_RETRIES:
+                    raise
+        self.report.rows += written
+
+    def _transaction(self, frame: pl.DataFrame,
+                     companions: tuple[tuple[TableSpec, pl.DataFrame], ...]) -> int:
+        """The batch's rows and companion rows in one transaction; rows written."""
         with self.conn.transaction():
-            if self._slice_empty is None:
-                self._slice_empty = not self.spec.primary_key or self.slice_is_empty()
-            if self._slice_empty and self._try_copy(frame):
-                self.report.inserted += frame.height
-                self.report.modes_used.add("copy")
-            else:
-                frame = self._deduplicate(frame)
-                self._merge(frame)
-                self.report.modes_used.add("merge")
-        self.report.rows += frame.height
+            if not frame.is_empty():
+                frame = self._store(frame)
+            for spec, extra in companions:
+                if extra.height:
+                    copy_frame(self.conn.cursor(),
+                               sql.Identifier(*spec.qualified_name.split(".")), spec, extra)
+                    self.report.companions[spec.name] = (
+                        self.report.companions.get(spec.name, 0) + extra.height)
+        return frame.height
+
+    def _store(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """COPY or merge `frame` (inside the caller's transaction); the rows written."""
+        if self._slice_empty is None:
+            self._slice_empty = not self.spec.primary_key or self.slice_is_empty()
+        if self._slice_empty and self._try_copy(frame):
+            self.report.inserted += frame.height
+            self.report.modes_used.add("copy")
+            return frame
+        frame = self._deduplicate(frame)
+        self._merge(frame)
+        self.report.modes_used.add("merge")
+        return frame
 
     def _deduplicate(self, frame: pl.DataFrame) -> pl.DataFrame:
         key = list(self.spec.primary_key)
@@ -225,6 +278,8 @@ class TableWriter:
             # guesses a tiny table and picks nested loops over millions of rows.
             cur.execute(sql.SQL("ANALYZE {}").format(self._stage))
             cur.execute(f"SET LOCAL work_mem = '{_MERGE_WORK_MEM}'")
+            if self._revisions is not None and values:
+                self._record_revisions(cur, values)
             if self._hypertable or not values:
                 self._upsert(cur, values)
                 return
@@ -236,6 +291,37 @@ class TableWriter:
                 # saw it missing (MERGE has no ON CONFLICT in PostgreSQL 15): redo the
                 # batch with the upsert, which is safe against that.
                 self._upsert(cur, values)
+
+    def _record_revisions(self, cur: psycopg.Cursor, values: list[str]) -> None:
+        """Append every staged row that will change a stored row, old and new values,
+        to the revisions table, before the merge changes it (same transaction).
+
+        Why here: the writer is the one place that sees both values; a revision recorded
+        anywhere else could be missed or recorded for a change that never committed.
+        """
+        assert self._revisions is not None
+        ident = sql.Identifier
+        key = self.spec.primary_key
+        cur.execute(
+            sql.SQL(
+                "INSERT INTO {r} ({cols}) SELECT {key_s}, {old}, {new}, {run}, now() "
+                "FROM {s} AS s JOIN {t} AS t ON {match} WHERE ({tv}) IS DISTINCT FROM ({sv})"
+            ).format(
+                r=ident(*self._revisions.qualified_name.split(".")),
+                cols=sql.SQL(", ").join(map(ident, self._revisions.column_names)),
+                key_s=sql.SQL(", ").join(sql.SQL("s.{}").format(ident(c)) for c in key),
+                old=sql.SQL(", ").join(sql.SQL("t.{}").format(ident(c)) for c in values),
+                new=sql.SQL(", ").join(sql.SQL("s.{}").format(ident(c)) for c in values),
+                run=sql.Literal(self.run_id),
+                s=self._stage,
+                t=self._target,
+                match=sql.SQL(" AND ").join(
+                    sql.SQL("t.{c} = s.{c}").format(c=ident(c)) for c in key),
+                tv=sql.SQL(", ").join(sql.SQL("t.{}").format(ident(c)) for c in values),
+                sv=sql.SQL(", ").join(sql.SQL("s.{}").format(ident(c)) for c in values),
+            )
+        )
+        self.report.revised += max(cur.rowcount, 0)
 
     def _merge_statement(self, cur: psycopg.Cursor, values: list[str]) -> None:
         """One MERGE: a single hash join updates changed rows and inserts new keys.
@@ -315,7 +401,7 @@ class TableWriter:
 
 
 def write_frames(conn: psycopg.Connection, spec: TableSpec,
-                 frames: pl.DataFrame | Iterable[pl.DataFrame],
-                 where: TableSlice | None = None) -> WriteReport:
-    """Store `frames` (one frame or a stream of them) into `spec`'s table."""
-    return TableWriter(conn, spec, where).write(frames)
+                 frames: Batch | Iterable[Batch],
+                 where: TableSlice | None = None, run_id: str = NO_RUN) -> WriteReport:
+    """Store `frames` (one frame or batch, or a stream of them) into `spec`'s table."""
+    return TableWriter(conn, spec, where, run_id).write(frames)

@@ -57,3 +57,33 @@ def test_new_actions_readjust_exactly_the_affected_tickers(harness_factory):
     # A second daily run spends nothing on re-adjustment.
     again = h.materialize(daily_keys("US")[-1:], partition_key="2026-10-06")
     assert _md(again, "eod_adjustments__US")["tickers_readjusted"] == 0
+
+
+def test_a_range_with_two_actions_readjusts_through_its_end(harness_factory):
+    """A dividend in October and a split in November, learned in one range run: rows
+    between the two must take the split too (the old refetch stopped before the earliest
+    action and left them stale while the run succeeded)."""
+    from eod_pipeline.simulator.events import InjectedDividend, InjectedSplit
+
+    h = harness_factory("US:2026-06-01", now=dt.datetime(2026, 11, 5, 23, tzinfo=dt.UTC))
+    victim = "BRK-B"
+    h.sim.configure(
+        injected_dividends=[InjectedDividend("US", victim, dt.date(2026, 10, 15),
+                                             fraction=0.05)],
+        injected_splits=[InjectedSplit("US", victim, dt.date(2026, 11, 10), numerator=3)])
+    h.load_reference("US")
+    assert h.backfill("US", "2026-09-01", "2026-11-05").success  # the dividend is known
+    h.set_clock(dt.datetime(2026, 11, 20, 23, tzinfo=dt.UTC))  # ...now the split is too
+    tags = {"dagster/asset_partition_range_start": "2026-10-01",
+            "dagster/asset_partition_range_end": "2026-11-20"}
+    result = h.materialize(daily_keys("US"), tags=tags)
+    assert result.success
+    assert victim in _md(result, "eod_adjustments__US")["tickers"].split(", ")
+    assert_frame_equal(h.stored("US"), h.expected("US", dt.date(2026, 9, 1),
+                                                  dt.date(2026, 11, 20)))
+    with psycopg.connect(h.warehouse_url) as conn:
+        between = conn.execute(
+            "SELECT count(*) FROM eod.price_revisions WHERE symbol = %s AND date "
+            "BETWEEN '2026-10-15' AND '2026-11-09' AND new_adjusted_close <> "
+            "old_adjusted_close", (victim,)).fetchone()[0]
+    assert between > 0  # the rows between the two actions changed, and the change is kept

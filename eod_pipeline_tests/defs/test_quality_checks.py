@@ -44,14 +44,36 @@ def test_holidays_are_not_gaps_and_missing_days_are(loaded):
     with psycopg.connect(loaded.warehouse_url) as conn:
         holidays = queries.holidays(conn, "US")
         assert GOOD_FRIDAY in holidays
-        assert quality.gaps(conn, "US", holidays).passed
-        # Without the calendar the holiday would look like missing data...
-        assert quality.gaps(conn, "US", set()).metadata["gaps"] == [str(GOOD_FRIDAY)]
-        # ...and a trading day with no rows is reported, not mistaken for a holiday.
-        conn.execute("DELETE FROM eod.prices WHERE exchange = 'US' AND date = '2026-04-15'")
+        clean = quality.gaps(conn, "US", holidays)
+        assert clean.passed and not clean.warn
+        # Without the calendar the holiday is a weekday with no rows, but the fetch log
+        # proves the source was asked and had none: named, not failed.
+        untold = quality.gaps(conn, "US", holidays - {GOOD_FRIDAY})
+        assert untold.passed and untold.warn
+        assert untold.metadata["days_source_had_no_rows"] == [str(GOOD_FRIDAY)]
+        # Rows that were never fetched (no fetch-log entry covers them) are a hole that
+        # fails, naming the ticker and the dates.
+        conn.execute("DELETE FROM eod.fetch_log WHERE exchange = 'US' AND symbol = 'BRK-B'")
+        conn.execute("DELETE FROM eod.prices WHERE exchange = 'US' AND symbol = 'BRK-B' "
+                     "AND date BETWEEN '2026-04-14' AND '2026-04-15'")
         outcome = quality.gaps(conn, "US", holidays)
     assert not outcome.passed
-    assert outcome.metadata["gaps"] == ["2026-04-15"]
+    assert outcome.metadata["missing_rows"] == 2
+    assert outcome.metadata["missing"] == ["BRK-B: 2026-04-14, 2026-04-15"]
+
+
+def test_rows_lost_after_logging_fail_the_fetch_log_check(loaded):
+    with psycopg.connect(loaded.warehouse_url) as conn:
+        assert quality.fetch_log_agrees(conn, "US").passed
+        conn.execute("DELETE FROM eod.prices WHERE exchange = 'US' AND symbol = 'BRK-B' "
+                     "AND date = '2026-04-15'")
+        outcome = quality.fetch_log_agrees(conn, "US")
+        outside = quality.fetch_log_agrees(conn, "US", (dt.date(2026, 1, 1),
+                                                        dt.date(2026, 2, 27)))
+    assert not outcome.passed
+    assert outcome.metadata["entries_short"] == 1
+    assert outcome.metadata["short"][0].startswith("BRK-B 2026-03-02..2026-05-29: logged")
+    assert outside.passed  # a window the entry does not touch
 
 
 def test_consistency_fails_on_a_broken_row(loaded):
@@ -74,13 +96,19 @@ def test_suspicious_move_without_split_is_flagged(loaded):
     assert outcome.metadata["examples"][0].startswith("BRK-B 2026-04-15")
 
 
-def test_coverage_fails_when_most_symbols_miss_the_day(loaded):
+def test_coverage_fails_on_any_day_of_the_window_not_only_the_newest(loaded):
+    may_20 = dt.date(2026, 5, 20)
     with psycopg.connect(loaded.warehouse_url) as conn:
-        assert quality.coverage(conn, "US").passed
+        holidays = queries.holidays(conn, "US")
+        window = (dt.date(2026, 3, 2), dt.date(2026, 5, 29))
+        assert quality.coverage(conn, "US", holidays, window).passed
         conn.execute("DELETE FROM eod.prices WHERE exchange = 'US' AND date = %s "
-                     "AND symbol NOT IN ('BRK-B', 'BF-B')", (dt.date(2026, 5, 29),))
-        outcome = quality.coverage(conn, "US", dt.date(2026, 5, 29))
+                     "AND symbol NOT IN ('BRK-B', 'BF-B')", (may_20,))
+        newest_only = quality.coverage(conn, "US", holidays)
+        outcome = quality.coverage(conn, "US", holidays, window)
+    assert newest_only.passed  # the newest day is complete
     assert not outcome.passed
+    assert outcome.metadata["worst_day"] == str(may_20)
     assert outcome.metadata["missing_count"] > 10
 
 

@@ -104,6 +104,8 @@ class Deployment:
     processes: list[Process] = field(default_factory=list)
     location: str = ""
     repository: str = ""
+    #: How the webserver and the daemon load the code location (their `-m`/`-f` args).
+    code_args: list[str] = field(default_factory=lambda: ["-m", "eod_pipeline.defs"])
 
     @property
     def url(self) -> str:
@@ -127,6 +129,10 @@ class Deployment:
         process = Process(name, proc, log_path, log)
         self.processes.append(process)
         return process
+
+    def start_daemon(self, name: str = "daemon") -> Process:
+        """Start a dagster-daemon on this deployment's home and code location."""
+        return self.start(name, [_bin("dagster-daemon"), "run", *self.code_args])
 
     def logs(self) -> str:
         return "\n".join(f"----- {p.name} -----\n{p.log_path.read_text()[-6000:]}"
@@ -168,6 +174,20 @@ class Deployment:
         return self.client.submit_job_execution(
             ASSET_JOB, **self.where, asset_selection=[dg.AssetKey(asset_key)],
             tags={"dagster/partition": partition}, run_config=run_config)
+
+    def launch_range(self, asset_key: list[str], start: str, end: str,
+                     run_config: dict[str, Any] | None = None) -> str:
+        """Launch one run over a partition range; the run id.
+
+        It is the run a range backfill of a single-run asset launches (the backfill
+        daemon tags it with the range the same way), without the backfill daemon's 30 s
+        loop in between.
+        """
+        return self.client.submit_job_execution(
+            ASSET_JOB, **self.where, asset_selection=[dg.AssetKey(asset_key)],
+            tags={"dagster/asset_partition_range_start": start,
+                  "dagster/asset_partition_range_end": end},
+            run_config=run_config)
 
     def wait_run(self, run_id: str, timeout_s: float = 90) -> str:
         """Wait for a run to end; it must succeed."""
@@ -214,12 +234,13 @@ def instance_yaml() -> str:
 
 
 @contextlib.contextmanager
-def run_deployment(tmp_path: Path, warehouse_url: str, sim: SimulatorServer
-                   ) -> Iterator[Deployment]:
+def run_deployment(tmp_path: Path, warehouse_url: str, sim: SimulatorServer,
+                   code_args: list[str] | None = None) -> Iterator[Deployment]:
     """Webserver + daemon on a fresh DAGSTER_HOME under `tmp_path`, for exchange US.
 
     The environment alone configures the code location (warehouse, simulator URL and
-    token). Stops every process (and their children) on exit.
+    token). `code_args` loads another code location than `-m eod_pipeline.defs` (e.g.
+    `["-f", path]`). Stops every process (and their children) on exit.
     """
     home = tmp_path / "dagster_home"
     home.mkdir()
@@ -236,8 +257,10 @@ def run_deployment(tmp_path: Path, warehouse_url: str, sim: SimulatorServer
         EOD_EXCHANGES=f"{EXCHANGE}:2026-06-01",
     )
     deployment = Deployment(free_port(), home, env, logs_dir)
+    if code_args is not None:
+        deployment.code_args = code_args
     try:
-        deployment.start("webserver", [_bin("dagster-webserver"), "-m", "eod_pipeline.defs",
+        deployment.start("webserver", [_bin("dagster-webserver"), *deployment.code_args,
                                        "-h", "127.0.0.1", "-p", str(deployment.port)])
         deployment.wait("/server_info", lambda: _server_info(deployment.url), 90)
         deployment.location, deployment.repository = deployment.wait(
@@ -246,7 +269,7 @@ def run_deployment(tmp_path: Path, warehouse_url: str, sim: SimulatorServer
         # day by the real clock; switch it off first, as a user would in the UI, so the
         # daemon only runs what this test launches.
         deployment.stop_sensor("daily_refresh")
-        deployment.start("daemon", [_bin("dagster-daemon"), "run", "-m", "eod_pipeline.defs"])
+        deployment.start_daemon()
         yield deployment
     finally:
         for process in reversed(deployment.processes):

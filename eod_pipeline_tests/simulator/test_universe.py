@@ -98,10 +98,19 @@ def test_history_has_schema_and_no_weekends_or_holidays(universe: Universe) -> N
 
 def test_exchange_specific_holidays(universe: Universe) -> None:
     us, lse = universe.exchange_info("US"), universe.exchange_info("LSE")
+    xetra = universe.exchange_info("XETRA")
     assert date(2025, 7, 4) in us.holidays and date(2025, 7, 4) not in lse.holidays
     assert date(2025, 8, 25) in lse.holidays  # summer bank holiday, last Monday in August
+    assert date(2025, 5, 26) in lse.holidays  # spring bank holiday (the hand rules lacked it)
     assert date(2026, 11, 26) in us.holidays  # Thanksgiving
-    assert date(2025, 12, 25) in universe.exchange_info("XETRA").holidays
+    assert date(2025, 1, 9) in us.holidays  # NYSE's ad-hoc closure (President Carter)
+    assert date(2025, 12, 25) in xetra.holidays
+    assert date(2025, 5, 1) in xetra.holidays and date(2025, 5, 1) not in lse.holidays
+    # Observed holidays move off weekends: July 4th 2026 is a Saturday, so Friday closes.
+    assert date(2026, 7, 3) in us.holidays
+    # The interbank market has no exchange calendar: weekdays only.
+    assert universe.exchange_info("FOREX").holidays == {}
+    assert universe.calendar("FOREX").is_trading_day(date(2025, 12, 25))
 
 
 def test_availability_follows_close_plus_delay(universe: Universe) -> None:

@@ -1,14 +1,18 @@
 import logging
 
 import psycopg
+import pytest
 
+from eod_pipeline.defs.resources import WarehouseResource
 from eod_pipeline.warehouse.migrations import (
     StorageMode,
+    WarehouseNotReady,
+    check_schema,
     ensure_schema,
     latest_version,
     schema_version,
-    timescaledb_available,
 )
+from eod_pipeline.warehouse.storage import probe_timescaledb, recorded_mode
 from eod_pipeline.warehouse.tables import TABLES
 
 
@@ -40,11 +44,15 @@ def test_schema_is_created_versioned_and_idempotent(database_url, caplog):
         assert "plain PostgreSQL" in mode_lines[0]
 
 
-def test_plain_postgres_mode_when_extension_absent(database_url):
+def test_a_new_warehouse_records_the_mode_the_server_allows(database_url, monkeypatch):
+    monkeypatch.delenv("EOD_TIMESCALEDB", raising=False)
     with psycopg.connect(database_url) as conn:
+        assert recorded_mode(conn) is None
         mode = ensure_schema(conn)
-        expected = StorageMode.TIMESCALEDB if timescaledb_available(conn) else StorageMode.POSTGRES
-        assert mode is expected
+        usable = probe_timescaledb(conn).usable
+        assert mode is (StorageMode.TIMESCALEDB if usable else StorageMode.POSTGRES)
+        assert recorded_mode(conn) is mode
+        assert check_schema(conn) is mode
 
 
 def test_concurrent_migrations_do_not_collide(database_url):
@@ -67,3 +75,37 @@ def test_concurrent_migrations_do_not_collide(database_url):
     assert errors == []
     with psycopg.connect(database_url) as conn:
         assert schema_version(conn) == latest_version()
+
+
+def test_connecting_never_creates_the_schema(database_url):
+    resource = WarehouseResource(database_url=database_url)
+    with pytest.raises(WarehouseNotReady, match="run `eod-pipeline db migrate`"):
+        resource.connect()
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT to_regnamespace('eod')").fetchone() == (None,)
+
+
+def test_a_schema_behind_the_code_is_refused_with_the_command_to_run(warehouse_url):
+    with psycopg.connect(warehouse_url) as conn:
+        # As if this code had a migration the warehouse has not seen yet.
+        conn.execute("DELETE FROM eod.schema_migrations WHERE version = %s",
+                     (latest_version(),))
+        conn.commit()
+        with pytest.raises(WarehouseNotReady) as behind:
+            check_schema(conn)
+    assert str(behind.value) == (
+        f"The warehouse schema is behind this code (migrations {latest_version()} of "
+        f"{latest_version()} not applied): run `eod-pipeline db migrate`")
+    with pytest.raises(WarehouseNotReady, match="behind this code"):
+        WarehouseResource(database_url=warehouse_url).connect()
+    with psycopg.connect(warehouse_url) as conn:  # nothing was applied by connecting
+        assert schema_version(conn) == latest_version() - 1
+
+
+def test_a_schema_newer_than_the_code_is_refused(warehouse_url):
+    with psycopg.connect(warehouse_url) as conn:
+        conn.execute("INSERT INTO eod.schema_migrations (version, description) "
+                     "VALUES (%s, 'from the future')", (latest_version() + 1,))
+        conn.commit()
+        with pytest.raises(WarehouseNotReady, match="upgrade eod-pipeline"):
+            check_schema(conn)

@@ -1,6 +1,7 @@
 import datetime as dt
 
 import polars as pl
+import psycopg
 import pytest
 from polars.testing import assert_frame_equal
 
@@ -148,3 +149,43 @@ def test_merge_counts_inserted_and_updated_rows_exactly(conn):
     assert (report.mode, report.inserted, report.updated, report.unchanged) == (
         "merge", 5, 5, 5)
     assert_frame_equal(read_slice(conn, PRICES, JAN), mixed.sort("exchange", "symbol", "date"))
+
+
+def test_a_changed_row_is_recorded_as_a_revision_with_old_and_new_values(conn):
+    base = price_frame(symbols=("AAA",))
+    write_frames(conn, PRICES, base, JAN, run_id="first")
+    changed = base.head(1).with_columns(pl.col("volume") + 7)
+    report = write_frames(conn, PRICES, pl.concat([changed, base.slice(1)]), JAN,
+                          run_id="second")
+    assert (report.updated, report.revised) == (1, 1)
+    rows = conn.execute("SELECT symbol, date, old_volume, new_volume, old_close, new_close, "
+                        "run_id FROM eod.price_revisions").fetchall()
+    first = base.row(0, named=True)
+    assert rows == [("AAA", first["date"], first["volume"], first["volume"] + 7,
+                     first["close"], first["close"], "second")]
+    # Writing the same values again changes nothing and records nothing.
+    again = write_frames(conn, PRICES, pl.concat([changed, base.slice(1)]), JAN)
+    assert (again.updated, again.revised) == (0, 0)
+
+
+def test_a_batch_and_its_facts_commit_together_or_not_at_all(conn):
+    from eod_pipeline.ingest.coverage import log_frame
+    from eod_pipeline.warehouse.batches import LoggedBatch
+    from eod_pipeline.warehouse.tables import FETCH_LOG
+
+    rows = price_frame(symbols=("AAA",))
+    first, last = rows["date"].min(), rows["date"].max()
+    log = log_frame("US", "prices", "run-1", [("AAA", first, last, rows.height, 0, first,
+                                                last)])
+    conn.execute("ALTER TABLE eod.fetch_log ADD CONSTRAINT no_runs CHECK (run_id <> 'run-1')")
+    conn.commit()
+    with pytest.raises(psycopg.errors.CheckViolation):
+        write_frames(conn, PRICES, LoggedBatch(rows, ((FETCH_LOG, log),)), JAN)
+    conn.rollback()
+    assert conn.execute("SELECT count(*) FROM eod.prices").fetchone()[0] == 0
+    conn.execute("ALTER TABLE eod.fetch_log DROP CONSTRAINT no_runs")
+    conn.commit()
+    report = write_frames(conn, PRICES, LoggedBatch(rows, ((FETCH_LOG, log),)), JAN)
+    assert report.companions == {"fetch_log": 1}
+    assert conn.execute("SELECT count(*) FROM eod.prices").fetchone()[0] == rows.height
+    assert conn.execute("SELECT rows FROM eod.fetch_log").fetchone()[0] == rows.height

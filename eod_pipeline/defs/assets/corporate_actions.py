@@ -8,13 +8,11 @@ action in its dates (one call a ticker) and merges it into `eod.prices`.
 """
 
 import datetime as dt
-from collections.abc import Iterator
 
 import dagster as dg
 import polars as pl
-import psycopg
 
-from eod_pipeline.config import ExchangeSetting, PipelineConfig
+from eod_pipeline.config import DEFAULT_MAX_FAILED_SHARE, ExchangeSetting, PipelineConfig
 from eod_pipeline.defs.assets.prices import OWNERS, price_asset_key
 from eod_pipeline.defs.frame_stream import FrameStream
 from eod_pipeline.defs.partitions import trading_date_partitions, window_dates
@@ -22,9 +20,11 @@ from eod_pipeline.defs.resources import EodhdResource, WarehouseResource
 from eod_pipeline.ingest import coverage
 from eod_pipeline.ingest.events import DIVIDEND_EVENTS, SPLIT_EVENTS, EventKind, fetch_events
 from eod_pipeline.ingest.plan import FetchPlan, Strategy, TickerFetch, plan_fetch
-from eod_pipeline.ingest.stream import PriceStream
+from eod_pipeline.ingest.stream import PriceStream, TooManyFailuresError
 from eod_pipeline.markets.calendar import trading_days
-from eod_pipeline.warehouse import queries
+from eod_pipeline.warehouse import actions, queries
+from eod_pipeline.warehouse.batches import LoggedBatch
+from eod_pipeline.warehouse.tables import FETCH_LOG
 
 ACTIONS_GROUP = "eod_corporate_actions"
 
@@ -44,7 +44,9 @@ def _required_present(kind: EventKind, frame: pl.DataFrame) -> tuple[pl.DataFram
     return ok, frame.height - ok.height
 
 
-def build_event_asset(setting: ExchangeSetting, kind: EventKind) -> dg.AssetsDefinition:
+def build_event_asset(setting: ExchangeSetting, kind: EventKind,
+                      max_failed_share: float = DEFAULT_MAX_FAILED_SHARE
+                      ) -> dg.AssetsDefinition:
     code = setting.code
 
     @dg.asset(
@@ -77,22 +79,20 @@ def build_event_asset(setting: ExchangeSetting, kind: EventKind) -> dg.AssetsDef
         fetched = fetch_events(eodhd.settings(), kind, plan)
         frame, invalid = _required_present(kind, fetched.frame)
 
-        def batches() -> Iterator[pl.DataFrame]:
-            yield frame
-            with psycopg.connect(warehouse.url()) as conn:  # the frame is committed now
-                if plan.strategy is Strategy.BULK:
-                    coverage.record_bulk_days(
-                        conn, code, kind.name, context.run_id,
-                        [(dt.date.fromisoformat(k), n) for k, n in fetched.fetched.items()])
-                else:
-                    spans = {t.symbol: t for t in plan.tickers}
-                    coverage.record_tickers(
-                        conn, code, kind.name, context.run_id,
-                        [(s, spans[s].start, spans[s].end, n, None, None)
-                         for s, n in fetched.fetched.items()])
+        # The events and the fetch-log entries of the requests that found them commit
+        # together: the log never claims events that are not stored.
+        if plan.strategy is Strategy.BULK:
+            entries = [(None, dt.date.fromisoformat(k), dt.date.fromisoformat(k), n, 0,
+                        None, None) for k, n in fetched.fetched.items()]
+        else:
+            spans = {t.symbol: t for t in plan.tickers}
+            entries = [(s, spans[s].start, spans[s].end, n, 0, None, None)
+                       for s, n in fetched.fetched.items()]
+        batch = LoggedBatch(frame, ((FETCH_LOG, coverage.log_frame(
+            code, kind.name, context.run_id, entries)),))
 
         def finish() -> dict:
-            return {
+            md = {
                 **plan.as_metadata(),
                 "calls_spent": int(fetched.usage.get("calls_spent", 0)),
                 "retries": int(fetched.usage.get("retries", 0)),
@@ -101,8 +101,19 @@ def build_event_asset(setting: ExchangeSetting, kind: EventKind) -> dg.AssetsDef
                 "failed": len(fetched.failures),
                 "failures": dict(list(sorted(fetched.failures.items()))[:20]),
             }
+            # Like prices: a partition missing more than the tolerated share of its
+            # requests is not complete, so it must not be marked materialized (the daily
+            # refresh would then never ask for it again). What was fetched is stored.
+            share = len(fetched.failures) / plan.requests if plan.requests else 0.0
+            if share > max_failed_share:
+                raise TooManyFailuresError(
+                    f"{code} {kind.name}: {len(fetched.failures)} of {plan.requests} requests "
+                    f"failed ({share:.1%} > {max_failed_share:.1%} allowed by "
+                    "EOD_MAX_FAILED_SHARE); what was fetched is stored and a re-run fetches "
+                    f"only the rest. First failures: {md['failures']}", md)
+            return md
 
-        return FrameStream(batches(), finish=finish)
+        return FrameStream([batch], finish=finish)
 
     return events
 
@@ -122,9 +133,10 @@ def build_adjustments_asset(setting: ExchangeSetting, pipeline: PipelineConfig
                   "eod/partition_slice": False},
         description=(
             f"Keeps adjusted_close of {code} current: for every ticker with a split or "
-            "dividend in these dates, refetches its stored history before the ex-date (1 "
-            "call a ticker) and merges it into eod.prices, so earlier adjusted closes equal "
-            "the source's again."
+            "dividend in these dates, refetches its stored history through the run's last "
+            "date (1 call a ticker) and merges it into eod.prices, so earlier adjusted "
+            "closes equal the source's again; every changed row is kept in "
+            "eod.price_revisions."
         ),
         owners=OWNERS,
         kinds={"timescaledb", "polars"},
@@ -134,25 +146,7 @@ def build_adjustments_asset(setting: ExchangeSetting, pipeline: PipelineConfig
                     warehouse: WarehouseResource) -> FrameStream | None:
         start, end = window_dates(context.partition_time_window)
         with warehouse.connect() as conn:
-            affected = conn.execute(
-                "WITH actions AS ("
-                " SELECT symbol, min(date) AS ex FROM ("
-                "  SELECT symbol, date FROM eod.splits WHERE exchange = %(x)s"
-                "   AND date BETWEEN %(a)s AND %(b)s"
-                "  UNION ALL SELECT symbol, date FROM eod.dividends WHERE exchange = %(x)s"
-                "   AND date BETWEEN %(a)s AND %(b)s) e GROUP BY symbol)"
-                # The stored history before each ex-date is what the action re-adjusts;
-                # a re-adjustment already fetched up to its end needs no second call.
-                ", stored AS (SELECT a.symbol, min(p.date) AS first, max(p.date) AS last"
-                "  FROM actions a JOIN eod.prices p ON p.exchange = %(x)s"
-                "  AND p.symbol = a.symbol AND p.date < a.ex GROUP BY a.symbol)"
-                " SELECT s.symbol, s.first, s.last FROM stored s WHERE NOT EXISTS ("
-                "  SELECT 1 FROM eod.fetch_log f WHERE f.exchange = %(x)s"
-                "  AND f.dataset = 'adjustments' AND f.symbol = s.symbol"
-                "  AND f.start_date <= s.first AND f.end_date >= s.last)"
-                " ORDER BY s.symbol",
-                {"x": code, "a": start, "b": end},
-            ).fetchall()
+            affected = actions.tickers_to_readjust(conn, code, start, end)
         tickers = tuple(TickerFetch(s, first, last) for s, first, last in affected)
         context.log.info(f"{code}: {len(tickers)} tickers to re-adjust "
                          f"({', '.join(t.symbol for t in tickers[:10])})")
@@ -167,7 +161,7 @@ def build_adjustments_asset(setting: ExchangeSetting, pipeline: PipelineConfig
             bulk_days=(), tickers=tickers, bulk_cost=0, ticker_cost=len(tickers),
             tickers_known=len(tickers), tickers_skipped=0,
         )
-        stream = PriceStream(eodhd.settings(), plan, warehouse.url(), context.run_id,
+        stream = PriceStream(eodhd.settings(), plan, context.run_id,
                              context.log, pipeline.max_failed_share, pipeline.batch_rows,
                              dataset="adjustments")
 

@@ -14,17 +14,33 @@ import dagster as dg
 from eod_pipeline.config import ExchangeSetting, PipelineConfig
 from eod_pipeline.defs.frame_stream import FrameStream
 from eod_pipeline.defs.partitions import trading_date_partitions, window_dates
-from eod_pipeline.defs.resources import EodhdResource, WarehouseResource
+from eod_pipeline.defs.resources import ClockResource, EodhdResource, WarehouseResource
 from eod_pipeline.ingest import coverage
 from eod_pipeline.ingest.plan import Strategy, plan_fetch
 from eod_pipeline.ingest.stream import PriceStream
-from eod_pipeline.markets.calendar import trading_days
+from eod_pipeline.markets.calendar import newest_available_day, trading_days
 from eod_pipeline.warehouse import queries
 
 PRICES_GROUP = "eod_prices"
 OWNERS = ["team:market-data"]
 #: Grace after the documented data delay before the UI calls an exchange late.
 FRESHNESS_GRACE = dt.timedelta(hours=1)
+#: Run tag (a date): days from it on are fetched again even where the fetch log knows
+#: them. The daily refresh sets it to pick up the source's late corrections.
+REVISE_FROM_TAG = "eod/revise_from"
+
+
+class DataNotOutError(dg.Failure):
+    """A run asked for a day whose data the source has not published yet."""
+
+
+def revise_from(tags: dict[str, str]) -> dt.date | None:
+    value = tags.get(REVISE_FROM_TAG)
+    try:
+        return dt.date.fromisoformat(value) if value else None
+    except ValueError:
+        raise ValueError(f"run tag {REVISE_FROM_TAG}={value!r} is not a date "
+                         "(YYYY-MM-DD)") from None
 
 
 class PriceFetchConfig(dg.Config):
@@ -87,29 +103,50 @@ def build_price_asset(setting: ExchangeSetting, pipeline: PipelineConfig) -> dg.
         freshness_policy=freshness_policy(setting),
     )
     def prices(context: dg.AssetExecutionContext, config: PriceFetchConfig,
-               eodhd: EodhdResource, warehouse: WarehouseResource) -> FrameStream:
+               eodhd: EodhdResource, warehouse: WarehouseResource,
+               clock: ClockResource) -> FrameStream:
         start, end = window_dates(context.partition_time_window)
         force = _strategy(config.strategy)
+        revise = revise_from(context.run.tags)
+        # Late corrections: days from `revise` on count as unknown unless fetched after
+        # the run's last day was published (such a fetch already has the corrections).
+        stale = (revise, info.available_at(end)) if revise is not None else None
         with warehouse.connect() as conn:
             holidays = queries.holidays(conn, code)
             symbols = queries.symbol_codes(conn, code)
             # A refetch plans as if nothing were known but keeps the log: should it fail,
             # what was already paid for is still known to the next run.
-            known = coverage.Coverage() if config.refetch else coverage.load_coverage(conn, code)
+            known = (coverage.Coverage() if config.refetch
+                     else coverage.load_coverage(conn, code, stale=stale))
+        # A day fetched before the source publishes it would come back empty and be
+        # logged as known: refuse it instead, with the time it becomes available.
+        newest = newest_available_day(info, clock.now() - pipeline.refresh_delay, holidays)
+        if end > newest:
+            raise DataNotOutError(
+                f"{code}: the data of {end} is not out yet (the newest day available now "
+                f"is {newest}; {code} publishes at its close + {info.data_delay} in "
+                f"{info.timezone}). Materialize {end} after that, or pick dates up to "
+                f"{newest}.")
         days = list(trading_days(start, end, holidays))
         plan = plan_fetch(code, start, end, days, symbols, known, force)
         context.log.info(
             f"{code} {start}..{end}: {len(days)} trading days, {len(symbols)} symbols; "
             f"bulk would cost {plan.bulk_cost}, per ticker {plan.ticker_cost}: "
             f"{plan.strategy.value}, {plan.calls} calls ({plan.tickers_skipped} tickers "
-            f"already known)"
+            f"already known" + (f"; fetching again from {revise} for late corrections"
+                                if revise else "") + ")"
         )
         if plan.calls:
             user, _ = eodhd.run(lambda client: client.ensure_quota(plan.calls))
             context.log.info(f"Quota: {user.remaining} calls left today, this run needs "
                              f"{plan.calls}")
-        stream = PriceStream(eodhd.settings(), plan, warehouse.url(), context.run_id,
-                             context.log, pipeline.max_failed_share, pipeline.batch_rows)
-        return FrameStream(stream, finish=stream.summary)
+        stream = PriceStream(eodhd.settings(), plan, context.run_id,
+                             context.log, pipeline.max_failed_share, pipeline.batch_rows,
+                             clock=clock.now)
+
+        def finish() -> dict:
+            return {**stream.summary(), "revise_from": str(revise) if revise else "none"}
+
+        return FrameStream(stream, finish=finish)
 
     return prices
