@@ -1,6 +1,7 @@
 """Daily benchmark: one exchange-day of 50,000 tickers through the daily partition.
 
     python benchmarks/bench_daily.py [--dsn DSN] [--tickers 50000] [--days 3]
+        [--mode both|timescaledb|plain] [--instance local|deployment|sqlite]
 
 A simulated exchange (US) of 50,000 tickers, in its own process, and a scratch warehouse
 with its symbol list and calendar loaded (untimed). Then, for each of the newest `--days`
@@ -8,10 +9,16 @@ trading days, oldest first, `dagster asset materialize --partition DAY` runs tha
 price partition as the daily refresh does: plan (bulk by date: 100 calls instead of
 50,000), quota check, one bulk request, row checks, COPY into eod.prices, fetch log.
 
+Each storage mode (`--mode`, default both where the server can load TimescaleDB) gets its
+own warehouse, created in that mode, and its own Dagster instance (`--instance`, default
+the local template with PostgreSQL storage, as bench_backfill.py); the simulator is shared.
+The newest days lie in the newest chunk, which the columnstore policy leaves
+uncompressed; bench_backfill.py measures upserts into compressed chunks.
+
 Measured: the price step's duration as Dagster records it (STEP_START to STEP_SUCCESS),
 which includes the simulator answering ~43,000 rows over HTTP. The baseline printed
 beside it is a raw binary COPY of the same day's rows into an identical empty table.
-The last line is machine-readable, the slowest of the days:
+The last line is machine-readable, the slowest of the days in any mode:
 
     daily_step_s=X
 
@@ -31,22 +38,26 @@ import polars as pl
 import psycopg
 from support import (
     EXCHANGE,
+    INSTANCES,
     OTHER_EXCHANGE_SYMBOLS,
     UNTHROTTLED_RPM,
     UNTHROTTLED_RUN_CONFIG,
-    DagsterProject,
     SimulatorProcess,
     drop_database,
     machine_line,
+    mode_project,
+    modes_to_run,
+    prepare_warehouse,
     scratch_database,
     server_line,
     settle,
 )
 
 from eod_pipeline.simulator.config import SimulatorConfig
-from eod_pipeline.simulator.universe import LAST_EVENT_DATE, Universe
+from eod_pipeline.simulator.symbols import LAST_EVENT_DATE
+from eod_pipeline.simulator.universe import Universe
 from eod_pipeline.warehouse.connection import resolve_database_url
-from eod_pipeline.warehouse.migrations import ensure_schema
+from eod_pipeline.warehouse.migrations import StorageMode, make_hypertable
 from eod_pipeline.warehouse.reader import read_slice
 from eod_pipeline.warehouse.slices import DateRange, TableSlice
 from eod_pipeline.warehouse.tables import PRICES
@@ -72,12 +83,15 @@ def _warm(base_url: str, token: str, day: dt.date) -> None:
         answer.read()
 
 
-def raw_copy_s(url: str, day: dt.date) -> float:
-    """Seconds for a raw binary COPY of the day's stored rows into an identical table."""
+def raw_copy_s(url: str, day: dt.date, hypertable: bool) -> float:
+    """Seconds for a raw binary COPY of the day's stored rows into an identical table (a
+    hypertable like eod.prices in TimescaleDB mode)."""
     with psycopg.connect(url) as conn:
         rows = read_slice(conn, PRICES, TableSlice(PRICES, {"exchange": [EXCHANGE]},
                                                    DateRange("date", day, day)))
         conn.execute("CREATE TABLE eod.bench_prices (LIKE eod.prices INCLUDING ALL)")
+        if hypertable:
+            make_hypertable(conn, PRICES, "eod.bench_prices")
         conn.commit()
         settle(url)
         began = time.perf_counter()
@@ -90,12 +104,55 @@ def raw_copy_s(url: str, day: dt.date) -> float:
     return seconds
 
 
+def run_days(server_url: str, base_url: str, token: str, days: list[dt.date],
+             mode: StorageMode, instance: str, show_log: bool) -> list[float]:
+    """One warehouse in `mode`: reference data, then one run per day; step seconds."""
+    label = f"[{mode.value}]"
+    url = scratch_database(server_url)
+    project = mode_project(server_url, url, base_url, token, EXCHANGE, days[0], mode,
+                           instance)
+    print(f"{label} {project.describe()}", flush=True)
+    step_s: list[float] = []
+    try:
+        prepare_warehouse(project, url, mode, EXCHANGE)
+        for day in days:
+            settle(url)
+            project.materialize(f"eod_prices/{EXCHANGE}", "--partition", day.isoformat(),
+                                "--config-json", UNTHROTTLED_RUN_CONFIG, log_name=f"day-{day}")
+            if show_log:
+                print(project.log_lines(f"day-{day}"))
+            _, _, steps, md = project.last_run(dg.AssetKey(["eod_prices", EXCHANGE]))
+            with psycopg.connect(url) as conn:
+                stored = conn.execute(
+                    "SELECT count(*) FROM eod.prices WHERE exchange = %s AND date = %s",
+                    [EXCHANGE, day]).fetchone()[0]
+            if stored != md.get("rows_fetched") or not stored:
+                raise SystemExit(f"{day}: stored {stored} rows, the run fetched "
+                                 f"{md.get('rows_fetched')}")
+            baseline = raw_copy_s(url, day, mode is StorageMode.TIMESCALEDB)
+            step_s.append(steps[STEP])
+            print(f"{label} {day}: step {steps[STEP]:.2f} s for {stored:,} rows "
+                  f"({md.get('strategy')}, {md.get('calls_spent')} calls, "
+                  f"{md.get('requests')} request); fetch {md.get('fetch_seconds')} s, "
+                  f"write {md.get('write_seconds')} s ({md.get('write_mode')}); raw COPY "
+                  f"of the same rows {baseline:.2f} s; checks step "
+                  f"{steps.get(CHECK_STEP, float('nan')):.2f} s", flush=True)
+    finally:
+        drop_database(server_url, url)
+        project.close()
+    return step_s
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dsn", help="server to benchmark on (default: EOD_DATABASE_URL, "
                         "else the embedded cluster); a scratch database is created on it")
     parser.add_argument("--tickers", type=int, default=50_000)
     parser.add_argument("--days", type=int, default=3, help="trading days, one run each")
+    parser.add_argument("--mode", choices=("both", "timescaledb", "plain"), default="both",
+                        help="storage modes to run (both: TimescaleDB where usable, then plain)")
+    parser.add_argument("--instance", choices=INSTANCES, default="local",
+                        help="Dagster instance config (see bench_backfill.py)")
     parser.add_argument("--show-log", action="store_true", help="print each run's log")
     args = parser.parse_args()
     server_url = resolve_database_url(args.dsn)
@@ -121,44 +178,14 @@ def main() -> None:
             _warm(base_url, token, day)
         print(f"simulator: {args.tickers:,} tickers at {base_url}, paths generated in "
               f"{time.perf_counter() - began:.0f} s (untimed)", flush=True)
-        url = scratch_database(server_url)
-        project = DagsterProject(server_url, {
-            "EOD_DATABASE_URL": url, "EODHD_API_TOKEN": token, "EODHD_BASE_URL": base_url,
-            "EOD_EXCHANGES": f"{EXCHANGE}:{days[0].isoformat()}"})
-        try:
-            with psycopg.connect(url) as conn:
-                ensure_schema(conn)
-            project.materialize("symbol_lists,exchange_calendars", "--partition", EXCHANGE,
-                                log_name="reference")
-            step_s: list[float] = []
-            for day in days:
-                settle(url)
-                project.materialize(f"eod_prices/{EXCHANGE}", "--partition", day.isoformat(),
-                                    "--config-json", UNTHROTTLED_RUN_CONFIG, log_name=f"day-{day}")
-                if args.show_log:
-                    print(project.log_lines(f"day-{day}"))
-                _, _, steps, md = project.last_run(dg.AssetKey(["eod_prices", EXCHANGE]))
-                with psycopg.connect(url) as conn:
-                    stored = conn.execute(
-                        "SELECT count(*) FROM eod.prices WHERE exchange = %s AND date = %s",
-                        [EXCHANGE, day]).fetchone()[0]
-                if stored != md.get("rows_fetched") or not stored:
-                    raise SystemExit(f"{day}: stored {stored} rows, the run fetched "
-                                     f"{md.get('rows_fetched')}")
-                baseline = raw_copy_s(url, day)
-                step_s.append(steps[STEP])
-                print(f"{day}: step {steps[STEP]:.2f} s for {stored:,} rows "
-                      f"({md.get('strategy')}, {md.get('calls_spent')} calls, "
-                      f"{md.get('requests')} request); fetch {md.get('fetch_seconds')} s, "
-                      f"write {md.get('write_seconds')} s ({md.get('write_mode')}); raw COPY "
-                      f"of the same rows {baseline:.2f} s; checks step "
-                      f"{steps.get(CHECK_STEP, float('nan')):.2f} s", flush=True)
-        finally:
-            drop_database(server_url, url)
-            project.close()
-    print(f"median {statistics.median(step_s):.2f} s, slowest {max(step_s):.2f} s "
-          f"over {len(step_s)} days; polars {pl.__version__}")
-    print(f"daily_step_s={max(step_s):.2f}")
+        step_s: dict[StorageMode, list[float]] = {}
+        for mode in modes_to_run(server_url, args.mode):
+            step_s[mode] = run_days(server_url, base_url, token, days, mode, args.instance,
+                                    args.show_log)
+    for mode, steps in step_s.items():
+        print(f"[{mode.value}] median {statistics.median(steps):.2f} s, slowest "
+              f"{max(steps):.2f} s over {len(steps)} days; polars {pl.__version__}")
+    print(f"daily_step_s={max(max(steps) for steps in step_s.values()):.2f}")
 
 
 if __name__ == "__main__":

@@ -1,14 +1,24 @@
 """Load benchmark: the warehouse I/O manager against a raw psycopg binary COPY.
 
-    python benchmarks/bench_load.py [--dsn DSN] [--rows N]
+    python benchmarks/bench_load.py [--dsn DSN] [--rows N] [--repeats 2]
+        [--kinds both|plain|hypertable]
 
 The same N OHLCV rows (default 2,000,000) are loaded, in one run:
 - raw: psycopg binary COPY (`write_row` per row) into an empty table identical to
   eod.prices: the baseline;
 - first load: through the I/O manager into the empty eod.prices (its straight-COPY path);
 - reload: the same rows again through the I/O manager (its merge path: all rows exist).
-on a plain table and, where the timescaledb extension exists, on a hypertable. Every
-measurement runs in a scratch database created on the server and dropped afterwards.
+on plain tables and, where the server can load timescaledb, on hypertables. Like with
+like: for the plain case the warehouse is created in plain mode
+(`ensure_schema(use_timescaledb=False)`, recorded, so nothing converts it later) and the
+raw COPY's table is plain; for the hypertable case both eod.prices and the raw COPY's
+table are hypertables with the same chunk interval and columnstore settings. Each case
+checks what its two tables really are before it reports. The columnstore policies of
+both tables are paused during the loads: the 2010-2016 rows are all "older than 90 days",
+and a policy compressing chunks under one load and not the other (it runs within seconds
+of being added) would measure the policy, not the load; bench_backfill.py measures
+compression. Every measurement runs in a scratch database created on the server and
+dropped afterwards.
 
 The last line is `first_load_vs_copy=R1 reload_vs_copy=R2`: throughput ratios against
 the raw COPY, the worse of the table kinds measured.
@@ -28,7 +38,8 @@ from support import drop_database, machine_line, scratch_database, server_line, 
 from eod_pipeline.defs.io_manager import WarehouseIOManager
 from eod_pipeline.defs.resources import WarehouseResource
 from eod_pipeline.warehouse.connection import resolve_database_url
-from eod_pipeline.warehouse.migrations import ensure_schema, make_hypertable
+from eod_pipeline.warehouse.migrations import StorageMode, ensure_schema, make_hypertable
+from eod_pipeline.warehouse.storage import hypertable_names, probe_timescaledb
 from eod_pipeline.warehouse.tables import PRICES
 
 #: Symbols in the synthetic frame; 2,000,000 rows = 800 symbols x 2,500 trading days
@@ -62,6 +73,33 @@ def ohlcv(rows: int) -> pl.DataFrame:
     )
 
 
+def pause_policies(conn: psycopg.Connection) -> None:
+    """Unschedule every TimescaleDB policy job in this database (columnstore included)."""
+    conn.execute("SELECT alter_job(job_id, scheduled => false) "
+                 "FROM timescaledb_information.jobs WHERE hypertable_name IS NOT NULL")
+
+
+def is_hypertable(conn: psycopg.Connection, schema: str, table: str) -> bool:
+    if schema == "eod":
+        return table in hypertable_names(conn)
+    row = conn.execute(
+        "SELECT to_regclass('timescaledb_information.hypertables') IS NOT NULL").fetchone()
+    return bool(row and row[0]) and conn.execute(
+        "SELECT 1 FROM timescaledb_information.hypertables WHERE hypertable_schema = %s "
+        "AND hypertable_name = %s", (schema, table)).fetchone() is not None
+
+
+def check_kinds(url: str, hypertable: bool) -> None:
+    """Both tables are what the case says (like with like), or the run stops."""
+    with psycopg.connect(url) as conn:
+        kinds = {name: is_hypertable(conn, *name.split("."))
+                 for name in ("eod.prices", "bench.prices")}
+    wrong = [name for name, kind in kinds.items() if kind is not hypertable]
+    if wrong:
+        wanted = "hypertable" if hypertable else "plain table"
+        raise SystemExit(f"{', '.join(wrong)}: not a {wanted} as this case needs")
+
+
 def raw_copy(url: str, frame: pl.DataFrame, hypertable: bool) -> float:
     with psycopg.connect(url) as conn:
         conn.execute("CREATE SCHEMA IF NOT EXISTS bench")
@@ -69,6 +107,7 @@ def raw_copy(url: str, frame: pl.DataFrame, hypertable: bool) -> float:
         conn.execute("CREATE TABLE bench.prices (LIKE eod.prices INCLUDING ALL)")
         if hypertable:
             make_hypertable(conn, PRICES, "bench.prices")
+            pause_policies(conn)
         conn.commit()
         settle(url)
         started = time.perf_counter()
@@ -106,7 +145,11 @@ def measure(server_url: str, frame: pl.DataFrame, hypertable: bool,
         url = scratch_database(server_url)
         try:
             with psycopg.connect(url) as conn:
-                ensure_schema(conn, use_timescaledb=hypertable)
+                made = ensure_schema(conn, use_timescaledb=hypertable)
+                if hypertable:
+                    pause_policies(conn)
+            if made is not (StorageMode.TIMESCALEDB if hypertable else StorageMode.POSTGRES):
+                raise SystemExit(f"[{kind}] the warehouse was created in {made.value} mode")
             if rep % 2 == 0:
                 raw_s.append(raw_copy(url, frame, hypertable))
             io_manager = WarehouseIOManager(warehouse=WarehouseResource(database_url=url))
@@ -116,15 +159,20 @@ def measure(server_url: str, frame: pl.DataFrame, hypertable: bool,
             reload_s.append(seconds)
             if rep % 2 == 1:
                 raw_s.append(raw_copy(url, frame, hypertable))
+            check_kinds(url, hypertable)
         finally:
             drop_database(server_url, url)
     n = frame.height
     raw, first, reload = min(raw_s), min(first_s), min(reload_s)
+    print(f"[{kind}] runs (s): raw {' '.join(f'{x:.2f}' for x in raw_s)}; first "
+          f"{' '.join(f'{x:.2f}' for x in first_s)}; reload "
+          f"{' '.join(f'{x:.2f}' for x in reload_s)}")
     print(f"[{kind}] raw binary COPY : {raw:7.2f} s  {n / raw:>10,.0f} rows/s")
     print(f"[{kind}] I/O mgr first  : {first:7.2f} s  {n / first:>10,.0f} rows/s  "
           f"mode={first_md['write_mode']} inserted={first_md['rows_inserted']}")
     print(f"[{kind}] I/O mgr reload : {reload:7.2f} s  {n / reload:>10,.0f} rows/s  "
           f"mode={reload_md['write_mode']} unchanged={reload_md['rows_unchanged']}")
+    print(f"[{kind}] first_load_vs_copy={raw / first:.2f} reload_vs_copy={raw / reload:.2f}")
     return raw / first, raw / reload
 
 
@@ -135,16 +183,26 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--repeats", type=int, default=2,
                         help="runs of each load; the best time of each counts")
+    parser.add_argument("--kinds", choices=("both", "plain", "hypertable"), default="both",
+                        help="table kinds to measure (both: hypertables where usable)")
     args = parser.parse_args()
     server_url = resolve_database_url(args.dsn)
     frame = ohlcv(args.rows)
     print(machine_line())
-    line, has_ts = server_line(server_url)
-    print(line)
+    print(server_line(server_url)[0])
+    with psycopg.connect(server_url) as conn:
+        probe = probe_timescaledb(conn)
     print(f"rows: {frame.height:,}")
-    results = [measure(server_url, frame, False, args.repeats)]
-    if has_ts:
-        results.append(measure(server_url, frame, True, args.repeats))
+    results = []
+    if args.kinds in ("both", "plain"):
+        results.append(measure(server_url, frame, False, args.repeats))
+    if args.kinds in ("both", "hypertable"):
+        if probe.usable:
+            results.append(measure(server_url, frame, True, args.repeats))
+        elif args.kinds == "hypertable":
+            raise SystemExit(f"--kinds hypertable: {probe.why_unusable()}")
+        else:
+            print(f"hypertables skipped: {probe.why_unusable()}")
     r1 = min(r[0] for r in results)
     r2 = min(r[1] for r in results)
     print(f"first_load_vs_copy={r1:.2f} reload_vs_copy={r2:.2f}")

@@ -6,6 +6,7 @@ by plain name from the scripts' own folder.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import multiprocessing as mp
 import os
@@ -23,10 +24,14 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 import psycopg
+import yaml
 
+from eod_pipeline.commands.dagster_storage import PLANNED_EVENTS_ENV, dagster_env
 from eod_pipeline.simulator.config import SimulatorConfig
 from eod_pipeline.simulator.server import SimulatorServer
 from eod_pipeline.warehouse.connection import redact_url
+from eod_pipeline.warehouse.migrations import StorageMode, ensure_schema
+from eod_pipeline.warehouse.storage import probe_timescaledb
 
 #: "Unthrottled": far above anything loopback can do, for the simulator's per-minute
 #: window and the client's pacer alike, so neither rate limit is what is measured.
@@ -57,6 +62,21 @@ def server_line(server_url: str) -> tuple[str, bool]:
         ).fetchone() is not None
     return (f"server: PostgreSQL {version} at {redact_url(server_url)}; timescaledb "
             f"{'available' if has_ts else 'not available (plain tables only)'}"), has_ts
+
+
+def modes_to_run(server_url: str, wanted: str) -> list[StorageMode]:
+    """The storage modes `--mode` asks for (both, timescaledb, plain) that the server can
+    run; TimescaleDB is skipped with the reason where unusable, unless asked for alone."""
+    with psycopg.connect(server_url) as conn:
+        probe = probe_timescaledb(conn)
+    modes = {"both": [StorageMode.TIMESCALEDB, StorageMode.POSTGRES],
+             "timescaledb": [StorageMode.TIMESCALEDB], "plain": [StorageMode.POSTGRES]}[wanted]
+    if StorageMode.TIMESCALEDB in modes and not probe.usable:
+        if wanted == "timescaledb":
+            raise SystemExit(f"--mode timescaledb: {probe.why_unusable()}")
+        print(f"TimescaleDB mode skipped: {probe.why_unusable()}")
+        modes.remove(StorageMode.TIMESCALEDB)
+    return modes
 
 
 def scratch_database(server_url: str) -> str:
@@ -130,12 +150,16 @@ class PeakTreeRss:
         self.root = root
         self.every_s = every_s
         self.peak = 0
+        #: Epoch seconds of the peak sample, to tell which step it fell in.
+        self.peak_at = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, tree_rss(self.root))
+            rss = tree_rss(self.root)
+            if rss > self.peak:
+                self.peak, self.peak_at = rss, time.time()
             time.sleep(self.every_s)
 
     def __enter__(self) -> PeakTreeRss:
@@ -183,9 +207,21 @@ class SimulatorProcess:
 
 #: The deployment's instance config (PostgreSQL storage, as docker compose runs it).
 INSTANCE_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
-#: What docker compose sets (README): a range run's per-partition materialization events
-#: are stored in batches.
+#: The local default's instance config (`eod-pipeline demo`, the README's `dagster dev`).
+LOCAL_INSTANCE_YAML = (Path(__file__).resolve().parents[1] / "eod_pipeline" / "templates"
+                       / "dagster.local.yaml")
+#: What docker compose and the demo set (README): a range run's per-partition
+#: materialization events are stored in batches.
 EVENT_BATCH_SIZE = "1000"
+#: `--instance` choices: the local template (PostgreSQL storage on a scratch database of
+#: the benchmark's server, as the demo keeps it in the embedded cluster), the deployment's
+#: dagster.yaml (same storage), or the local template without its `storage:` section, i.e.
+#: SQLite under DAGSTER_HOME with Dagster's default event batch size and per-partition
+#: planned events (the local default before Dagster's storage moved to PostgreSQL). The
+#: local instance gets what `eod-pipeline demo` sets (`dagster_env`): batch size 1000 and
+#: one planned event per range run; export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS
+#: =false to measure per-partition planned events instead.
+INSTANCES = ("local", "deployment", "sqlite")
 
 
 def instance_env(url: str) -> dict[str, str]:
@@ -199,22 +235,49 @@ def instance_env(url: str) -> dict[str, str]:
 
 
 class DagsterProject:
-    """The project as deployed, for a benchmark: a DAGSTER_HOME with the deployment's
-    dagster.yaml on a scratch PostgreSQL database, runs launched with the `dagster` CLI
-    (`dagster asset materialize`, the command-line twin of the UI's Materialize)."""
+    """The project as deployed, for a benchmark: a DAGSTER_HOME with an instance config
+    (`instance`, one of INSTANCES), runs launched with the `dagster` CLI (`dagster asset
+    materialize`, the command-line twin of the UI's Materialize)."""
 
-    def __init__(self, server_url: str, env: dict[str, str]) -> None:
+    def __init__(self, server_url: str, env: dict[str, str], instance: str = "local") -> None:
         self.server_url = server_url
-        self.dagster_url = scratch_database(server_url)
+        self.instance = instance
+        #: Epoch seconds at which the last `materialize` reached its peak memory.
+        self.peak_at = 0.0
+        self.peak_step = ""
         self.home = Path(tempfile.mkdtemp(prefix="eod_bench_home_"))
-        shutil.copy(INSTANCE_YAML, self.home / "dagster.yaml")
-        self.env = {**os.environ, **instance_env(self.dagster_url), **env,
+        base = {k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_PG_")}
+        if instance == "sqlite":
+            config = yaml.safe_load(LOCAL_INSTANCE_YAML.read_text())
+            config.pop("storage", None)
+            (self.home / "dagster.yaml").write_text(yaml.safe_dump(config))
+            self.dagster_url = None
+            base.pop("DAGSTER_EVENT_BATCH_SIZE", None)
+            base.pop(PLANNED_EVENTS_ENV, None)
+            self.env = {**base, **env, "DAGSTER_HOME": str(self.home)}
+            return
+        self.dagster_url = scratch_database(server_url)
+        source = LOCAL_INSTANCE_YAML if instance == "local" else INSTANCE_YAML
+        shutil.copy(source, self.home / "dagster.yaml")
+        self.env = {**base, **instance_env(self.dagster_url), **env,
                     "DAGSTER_HOME": str(self.home),
                     "DAGSTER_EVENT_BATCH_SIZE": os.environ.get("DAGSTER_EVENT_BATCH_SIZE",
                                                                EVENT_BATCH_SIZE)}
+        if instance == "local":
+            # Exactly what `eod-pipeline demo` and `db dagster-env` set for Dagster.
+            self.env.update(dagster_env(self.dagster_url, base))
+
+    def describe(self) -> str:
+        if self.dagster_url is None:
+            return "instance: local template without `storage:` (SQLite, event batch size 0)"
+        name = "local template" if self.instance == "local" else "deployment dagster.yaml"
+        return (f"instance: {name}, PostgreSQL storage in a scratch database, "
+                f"DAGSTER_EVENT_BATCH_SIZE={self.env['DAGSTER_EVENT_BATCH_SIZE']}, "
+                f"{PLANNED_EVENTS_ENV}={self.env.get(PLANNED_EVENTS_ENV, '(unset)')}")
 
     def close(self) -> None:
-        drop_database(self.server_url, self.dagster_url)
+        if self.dagster_url is not None:
+            drop_database(self.server_url, self.dagster_url)
         shutil.rmtree(self.home, ignore_errors=True)
 
     def materialize(self, select: str, *args: str, log_name: str = "run") -> tuple[float, float]:
@@ -229,8 +292,10 @@ class DagsterProject:
             with PeakTreeRss(proc.pid) as peak:
                 code = proc.wait()
             wall = time.perf_counter() - began
+        self.peak_at = peak.peak_at
         if code != 0:
             print(self.log_lines(log_name))
+            print("\n".join(log_path.read_text().splitlines()[-60:]))
             raise SystemExit(f"{' '.join(command[2:6])} {select} failed (exit {code})")
         return wall, peak.peak_mb
 
@@ -245,18 +310,50 @@ class DagsterProject:
                                                     dict[str, object]]:
         """Start, end, step durations and `asset`'s latest materialization metadata of
         the newest run."""
+        record, steps, metadata = self.last_run_record(asset)
+        return record.start_time, record.end_time, steps, metadata
+
+    def last_run_record(self, asset: dg.AssetKey) -> tuple[dg.RunRecord, dict[str, float],
+                                                           dict[str, object]]:
+        """The newest run's record (creation time included), step durations and `asset`'s
+        latest materialization metadata."""
         previous = dict(os.environ)
         os.environ.update(self.env)
         try:
             with dg.DagsterInstance.get() as instance:
                 record = instance.get_run_records(limit=1)[0]
+                stats = instance.get_run_step_stats(record.dagster_run.run_id)
                 steps = {s.step_key: s.end_time - s.start_time
-                         for s in instance.get_run_step_stats(record.dagster_run.run_id)
-                         if s.start_time and s.end_time}
+                         for s in stats if s.start_time and s.end_time}
+                self.peak_step = next(
+                    (s.step_key for s in stats if s.start_time and s.end_time
+                     and s.start_time <= self.peak_at <= s.end_time), "outside the steps")
                 event = instance.get_latest_materialization_event(asset)
                 metadata = {k: getattr(v, "value", v) for k, v in
                             event.asset_materialization.metadata.items()} if event else {}
-                return record.start_time, record.end_time, steps, metadata
+                return record, steps, metadata
         finally:
             os.environ.clear()
             os.environ.update(previous)
+
+
+def mode_project(server_url: str, url: str, base_url: str, token: str, exchange: str,
+                 start: dt.date, mode: StorageMode, instance: str) -> DagsterProject:
+    """A Dagster project over the scratch warehouse `url`, run in `mode`."""
+    return DagsterProject(server_url, {
+        "EOD_DATABASE_URL": url, "EODHD_API_TOKEN": token, "EODHD_BASE_URL": base_url,
+        "EOD_EXCHANGES": f"{exchange}:{start.isoformat()}",
+        "EOD_TIMESCALEDB": "auto" if mode is StorageMode.TIMESCALEDB else "off"},
+        instance=instance)
+
+
+def prepare_warehouse(project: DagsterProject, url: str, mode: StorageMode,
+                      exchange: str) -> None:
+    """Create the warehouse in `mode` (refusing another) and load `exchange`'s symbol
+    list and calendar, as a deployment does before its first price run."""
+    with psycopg.connect(url) as conn:
+        made = ensure_schema(conn, use_timescaledb=mode is StorageMode.TIMESCALEDB)
+    if made is not mode:
+        raise SystemExit(f"asked for a {mode.value} warehouse, got {made.value}")
+    project.materialize("symbol_lists,exchange_calendars", "--partition", exchange,
+                        log_name="reference")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import click
 
 from eod_pipeline.commands.acknowledge import acknowledge
+from eod_pipeline.commands.dagster_storage import dagster_env_command
 from eod_pipeline.commands.db import db
 from eod_pipeline.commands.demo import demo
 from eod_pipeline.commands.doctor import doctor
@@ -38,6 +39,7 @@ def cli() -> None:
 
 for command in (demo, simulate, plan, status, doctor, db, acknowledge):
     cli.add_command(command)
+db.add_command(dagster_env_command)
 
 
 def main() -> None:

@@ -30,8 +30,10 @@ from eod_pipeline.eodhd.models import UserInfo
 from eod_pipeline.eodhd.redaction import Redactor
 from eod_pipeline.eodhd.settings import ENV_BASE_URL, ENV_TOKEN, EodhdSettings
 from eod_pipeline.markets.registry import EXCHANGES
+from eod_pipeline.settings import warehouse_env
 from eod_pipeline.warehouse.connection import (
     DATABASE_URL_ENV,
+    connect,
     redact_url,
     resolve_database_url,
 )
@@ -113,21 +115,27 @@ def configured_exchange_start(config: PipelineConfig, code: str,
 # ----- warehouse ---------------------------------------------------------------------------
 
 
-def warehouse_url() -> str:
-    """The warehouse URL (EOD_DATABASE_URL or the embedded cluster, started on demand)."""
+def warehouse_url(*, start_embedded: bool = False) -> str:
+    """The warehouse URL: EOD_DATABASE_URL, else the embedded cluster if it is running.
+
+    The embedded cluster is started only at the explicit start points, which pass
+    `start_embedded=True`: `db start` and the demo. Everywhere else (`status`, `plan`,
+    `db migrate`, ...) a missing warehouse is one message naming both fixes (set
+    EOD_DATABASE_URL, or run `eod-pipeline db start`), exit 1.
+    """
     try:
-        return resolve_database_url()
+        return resolve_database_url(start_embedded=start_embedded)
     except EmbeddedPostgresError as exc:
         raise click.ClickException(str(exc)) from None
 
 
 def database_source() -> str:
     """Where the URL comes from, for messages: the setting or the embedded cluster."""
-    return DATABASE_URL_ENV if os.environ.get(DATABASE_URL_ENV) else "embedded cluster"
+    return DATABASE_URL_ENV if warehouse_env().database_url else "embedded cluster"
 
 
 @contextmanager
-def warehouse(*, apply_schema: bool = True
+def warehouse(*, apply_schema: bool = True, start_embedded: bool = False
               ) -> Iterator[tuple[psycopg.Connection, StorageMode]]:
     """A connection to the warehouse and its storage mode.
 
@@ -137,9 +145,9 @@ def warehouse(*, apply_schema: bool = True
     when it is not. Database errors while the body runs become one line and exit 1, so
     no server state (an unusable extension, a dropped connection) ends in a traceback.
     """
-    url = warehouse_url()
+    url = warehouse_url(start_embedded=start_embedded)
     try:
-        conn = psycopg.connect(url, connect_timeout=10, application_name="eod-pipeline-cli")
+        conn = connect(url, connect_timeout=10, application_name="eod-pipeline-cli")
     except psycopg.Error as exc:
         raise click.ClickException(
             f"cannot reach the warehouse at {connection_failure(url, exc)}"

@@ -1,6 +1,7 @@
 """`eod-pipeline db start|stop|url|migrate`: the warehouse's server and schema.
 
-Why a command for it: the embedded cluster starts itself on first use and outlives the
+Why a command for it: the embedded cluster is started only explicitly, by `db start` (or
+the demo), never as a side effect of a run, sensor or command connecting; it outlives the
 process that started it (runs, the webserver and the CLI share it), so something has to
 stop it, and `psql "$(eod-pipeline db url)"` is the quickest way into the data.
 
@@ -113,7 +114,8 @@ def url() -> None:
 def migrate(target: str | None) -> None:
     """Apply pending schema migrations to the warehouse; with a flag, convert its storage.
 
-    The warehouse is EOD_DATABASE_URL's, else the embedded cluster (started if needed).
+    The warehouse is EOD_DATABASE_URL's, else the embedded cluster if it is running
+    (`db start` starts it and migrates too).
     A new warehouse is created in the mode the flag names, else TimescaleDB where the
     extension is usable and EOD_TIMESCALEDB is not off. Converting rewrites every
     time-series table in one transaction (all or nothing; runs touching them wait), keeps

@@ -1,9 +1,11 @@
 """`eod-pipeline demo`: the offline quickstart, nothing to install or configure.
 
 It wires the real pipeline to simulated inputs: the embedded warehouse (or
-EOD_DATABASE_URL), the EODHD simulator as a subprocess, a project-local DAGSTER_HOME, and
-`dagster dev`. The pipeline code that runs is exactly the production code; only the API
-it talks to is simulated, which the first lines of output say in capitals.
+EOD_DATABASE_URL), the EODHD simulator as a subprocess, a project-local DAGSTER_HOME whose
+runs and event log live in a `dagster` database beside the warehouse (not SQLite, which
+stores a range run's per-partition events one by one), and `dagster dev`. The pipeline
+code that runs is exactly the production code; only the API it talks to is simulated,
+which the first lines of output say in capitals.
 
 Why subprocesses in their own sessions: Ctrl-C then reaches only this process, which
 stops the children in order (UI first, simulator last) with one signal each, instead of
@@ -39,6 +41,7 @@ from eod_pipeline.commands.common import (
     warehouse,
     warehouse_url,
 )
+from eod_pipeline.commands.dagster_storage import dagster_env, ensure_dagster_database
 from eod_pipeline.config import DEFAULT_EXCHANGES, PipelineConfig
 from eod_pipeline.eodhd.settings import ENV_BASE_URL, ENV_TOKEN
 from eod_pipeline.simulator import DEFAULT_TOKEN
@@ -57,10 +60,20 @@ BANNER = (
 )
 
 #: Used when the packaged template is missing (e.g. an install without package data).
-#: Same meaning as eod_pipeline/templates/dagster.local.yaml: SQLite storage, queued runs,
-#: one slot for the `eodhd` pool; run limits under `concurrency:` (Dagster refuses them
-#: under run_coordinator once `concurrency:` exists).
+#: Same meaning as eod_pipeline/templates/dagster.local.yaml: PostgreSQL storage from
+#: DAGSTER_PG_* (the demo sets them), queued runs, one slot for the `eodhd` pool; run
+#: limits under `concurrency:` (Dagster refuses them under run_coordinator once
+#: `concurrency:` exists).
 FALLBACK_DAGSTER_YAML = """\
+storage:
+  postgres:
+    postgres_db:
+      hostname: {env: DAGSTER_PG_HOST}
+      port: {env: DAGSTER_PG_PORT}
+      username: {env: DAGSTER_PG_USER}
+      password: {env: DAGSTER_PG_PASSWORD}
+      db_name: {env: DAGSTER_PG_DB}
+      scheme: postgresql+psycopg2
 run_coordinator:
   module: dagster._core.run_coordinator
   class: QueuedRunCoordinator
@@ -106,6 +119,19 @@ def prepare_dagster_home(home: Path) -> tuple[Path, bool]:
         return dagster_home, False
     config_file.write_text(dagster_yaml_text())
     return dagster_home, True
+
+
+def uses_postgres_storage(config_file: Path) -> bool:
+    """Whether a dagster.yaml keeps Dagster's storage in PostgreSQL (a `storage:` section
+    naming postgres); one written by an older demo has none and means SQLite."""
+    import yaml
+
+    try:
+        config = yaml.safe_load(config_file.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return False
+    storage = config.get("storage") if isinstance(config, dict) else None
+    return isinstance(storage, dict) and "postgres" in storage
 
 
 def demo_environment(base: Mapping[str, str], home: Path, sim_port: int,
@@ -290,19 +316,29 @@ def demo(port: int, sim_port: int, no_ui: bool) -> None:
         _check_port_free(port, "'--port'")
 
     # 1. Warehouse.
-    url = warehouse_url()
-    with warehouse() as (_conn, mode):
+    # The demo is an explicit start point: it starts the embedded cluster and migrates.
+    url = warehouse_url(start_embedded=True)
+    with warehouse(start_embedded=True) as (_conn, mode):
         pass
     kind = "TimescaleDB" if mode is StorageMode.TIMESCALEDB else "plain PostgreSQL"
     where = (f"embedded cluster in {home}" if database_source() != DATABASE_URL_ENV
              else f"{DATABASE_URL_ENV}: simulated rows go into that database")
     click.echo(f"warehouse   {shown_url(url)} ({where}; {kind})")
 
-    # 2. Dagster instance.
+    # 2. Dagster instance: its storage in a database of its own beside the warehouse.
+    dagster_url = ensure_dagster_database(url)
+    env.update(dagster_env(dagster_url, env))
     dagster_home, written = prepare_dagster_home(home)
     env["DAGSTER_HOME"] = str(dagster_home)
     click.echo(f"dagster     DAGSTER_HOME={dagster_home} "
                f"({'dagster.yaml written' if written else 'existing dagster.yaml kept'})")
+    if uses_postgres_storage(dagster_home / "dagster.yaml"):
+        click.echo(f"            runs and event log in {shown_url(dagster_url)} "
+                   f"(DAGSTER_EVENT_BATCH_SIZE={env['DAGSTER_EVENT_BATCH_SIZE']})")
+    else:
+        click.echo("            the kept dagster.yaml has no PostgreSQL `storage:`: runs stay "
+                   "in SQLite, which stores a range run's events one by one (delete it to "
+                   "get the current template)")
     exchanges = ", ".join(f"{s.code} from {s.start}" for s in config.exchanges)
     click.echo(f"exchanges   {exchanges}")
 
@@ -361,4 +397,12 @@ def _check_without_ui(env: Mapping[str, str]) -> None:
         click.echo(done.stdout + done.stderr, err=True)
         raise click.ClickException("the Dagster code location eod_pipeline.defs does not load")
     click.echo("dagster     code location eod_pipeline.defs loads (dagster definitions validate)")
+    done = subprocess.run([sys.executable, "-m", "dagster", "instance", "info"],
+                          env=dict(env), capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        click.echo(done.stdout + done.stderr, err=True)
+        raise click.ClickException(f"the Dagster instance in {env['DAGSTER_HOME']} does not load")
+    storage = next((line.split(":", 1)[1].strip() for line in done.stdout.splitlines()
+                    if line.startswith("run_storage:")), "?")
+    click.echo(f"dagster     instance loads (run storage: {storage})")
     click.echo("ready (--no-ui): everything but the UI works; stopping the simulator")

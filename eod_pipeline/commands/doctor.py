@@ -34,6 +34,8 @@ from eod_pipeline.eodhd.settings import ENV_BASE_URL, ENV_TOKEN
 from eod_pipeline.warehouse import health
 from eod_pipeline.warehouse.connection import (
     TIMESCALEDB_ENV,
+    WarehouseNotConfigured,
+    connect,
     resolve_database_url,
     timescaledb_wanted,
 )
@@ -81,17 +83,21 @@ def check_config() -> Iterator[Check]:
 def check_warehouse() -> Iterator[Check]:
     """Database reachable, schema version, storage mode; later checks need the first.
 
-    Without EOD_DATABASE_URL this starts the embedded cluster if it is not running, as
-    any run would: "reachable" then means "the pipeline can have its warehouse".
+    Never starts anything: without EOD_DATABASE_URL the embedded cluster must have been
+    started (`eod-pipeline db start`), as any run needs; otherwise the FAIL names both
+    fixes.
     """
     source = database_source()
     try:
         url = resolve_database_url()
+    except WarehouseNotConfigured as exc:
+        yield Check(Verdict.FAIL, "database", str(exc))
+        return
     except EmbeddedPostgresError as exc:
         yield Check(Verdict.FAIL, "database", f"embedded cluster unavailable: {exc}")
         return
     try:
-        conn = psycopg.connect(url, connect_timeout=5, application_name="eod-pipeline-doctor")
+        conn = connect(url, connect_timeout=5, application_name="eod-pipeline-doctor")
     except psycopg.Error as exc:
         yield Check(Verdict.FAIL, "database", f"not reachable: {connection_failure(url, exc)}")
         return

@@ -49,30 +49,19 @@ def exchange_status(conn: psycopg.Connection, setting: ExchangeSetting,
     gaps but the range not fetched yet (`newest_due` tells the latter).
     """
     code = setting.code
-    active, delisted = conn.execute(
-        "SELECT count(*) FILTER (WHERE NOT delisted), count(*) FILTER (WHERE delisted) "
-        "FROM eod.symbols WHERE exchange = %s", (code,)
-    ).fetchone() or (0, 0)
-    rows, first, last = conn.execute(
-        "SELECT count(*), min(date), max(date) FROM eod.prices WHERE exchange = %s", (code,)
-    ).fetchone() or (0, None, None)
+    active, delisted = queries.symbol_counts(conn, code)
+    rows, first, last = queries.price_span(conn, code)
     holidays = queries.holidays(conn, code)
     missing: list[dt.date] = []
     if first is not None and last is not None:
-        stored = {r[0] for r in conn.execute(
-            "SELECT date FROM eod.prices WHERE exchange = %s GROUP BY date", (code,)
-        )}
+        stored = queries.stored_days(conn, code)
         missing = [d for d in trading_days(first, last, holidays) if d not in stored]
-    last_fetch = conn.execute(
-        "SELECT max(fetched_at) FROM eod.fetch_log WHERE exchange = %s", (code,)
-    ).fetchone()
-    rejected = conn.execute(
-        "SELECT count(*) FROM eod.price_rejects WHERE exchange = %s", (code,)
-    ).fetchone()
+    last_fetch = queries.last_fetch(conn, code)
+    rejected = queries.rejected_count(conn, code)
     return ExchangeStatus(
         code=code, active=int(active), delisted=int(delisted), rows=int(rows), first=first,
-        last=last, missing=missing, last_fetch=last_fetch[0] if last_fetch else None,
-        rejected=int(rejected[0]) if rejected else 0, holidays_known=bool(holidays),
+        last=last, missing=missing, last_fetch=last_fetch,
+        rejected=rejected, holidays_known=bool(holidays),
         newest_due=newest_available_day(setting.info, now, holidays),
     )
 

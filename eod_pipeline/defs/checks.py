@@ -145,6 +145,9 @@ def build_price_checks(setting: ExchangeSetting, pipeline: PipelineConfig
         specs=[dg.AssetCheckSpec(name, asset=key, description=text)
                for name, text in DESCRIPTIONS.items()],
         can_subset=True,
+        # The drift check spends EODHD calls: like every such step it holds the one
+        # `eodhd` slot, so the in-process rate limiter of one step at a time holds.
+        pool="eodhd",
     )
     def price_checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
                      eodhd: EodhdResource, clock: ClockResource

@@ -46,6 +46,7 @@ def column_schema(spec: TableSpec) -> dg.TableSchema:
                 name=c.name,
                 type=c.pg_type,
                 constraints=dg.TableColumnConstraints(nullable=c.nullable),
+                description=c.text or None,
             )
             for c in spec.columns
         ]

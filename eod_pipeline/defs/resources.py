@@ -9,7 +9,7 @@ from typing import TypeVar
 
 import dagster as dg
 import psycopg
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from eod_pipeline.eodhd.client import EodhdClient
 from eod_pipeline.eodhd.settings import EodhdSettings
@@ -64,11 +64,16 @@ class WarehouseResource(dg.ConfigurableResource):
 class EodhdResource(dg.ConfigurableResource):
     """Settings of the EODHD client for a run.
 
-    The token is read from `EODHD_API_TOKEN` when a step starts, never stored as resource
-    config: Dagster shows resource config in the UI and the event log, and the token must
-    appear in neither.
+    The token reaches the resource as `dg.EnvVar("EODHD_API_TOKEN")` (see
+    `definitions.default_resources`): Dagster keeps and shows the variable's *name* as
+    the resource config, in the UI and the event log, and resolves the value only in the
+    process that runs the step. Left unset (tests, scripts), the client reads the same
+    variable through `eod_pipeline.settings`. The value is excluded from the resource's
+    repr and masked in `EodhdSettings`' repr, logs and errors.
     """
 
+    token: str | None = Field(default=None, repr=False,
+                              description="Set as dg.EnvVar('EODHD_API_TOKEN'), never as text.")
     base_url: str | None = None
     requests_per_minute: float | None = None
     max_in_flight: int | None = None
@@ -77,6 +82,8 @@ class EodhdResource(dg.ConfigurableResource):
 
     def settings(self) -> EodhdSettings:
         overrides: dict[str, object] = {}
+        if self.token:
+            overrides["token"] = self.token
         if self.timeout_s:
             overrides["timeout_s"] = self.timeout_s
         if self.max_retries is not None:

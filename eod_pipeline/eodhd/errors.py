@@ -5,7 +5,7 @@ Why a hierarchy of our own: callers decide per class what to do (skip a ticker o
 `AuthenticationError`), and none of them should have to inspect aiohttp's exceptions.
 Those carry the request URL, and the URL carries the API token; every message here is
 built by the client from redacted text, and the client raises these without chaining the
-transport exception (see `client.py`).
+transport exception (see `transport.py`).
 """
 
 from __future__ import annotations

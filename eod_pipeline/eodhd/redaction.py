@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Final
 from urllib.parse import quote
 
@@ -24,6 +24,11 @@ MASK: Final[str] = "***"
 _API_TOKEN_PARAM: Final[re.Pattern[str]] = re.compile(
     r"(api_token(?:=|%3D|\\u003d|&#61;))[^&\s\"'<>\\,;)]*", re.IGNORECASE
 )
+
+#: How the client's pieces (transport, retry, quota) log: `log(level, message)`. They
+#: share this one callback rather than loggers of their own, so every line passes the
+#: client's `Redactor` (which knows the real token) and keeps the client's logger name.
+Log = Callable[[int, str], None]
 
 
 class Redactor:

@@ -1,4 +1,4 @@
-"""Client settings, from code or from the environment.
+"""Client settings, from code or from the environment (`eod_pipeline.settings`).
 
 The token is a secret: it has no default (a real token must never sit in the code), and
 it is masked in repr/str so settings can be logged or shown in Dagster metadata.
@@ -6,21 +6,25 @@ it is masked in repr/str so settings can be logged or shown in Dagster metadata.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Final
 
 from eod_pipeline.eodhd.errors import EodhdError
 from eod_pipeline.eodhd.redaction import MASK
-
-#: Documented production base URL (eodhd-api.md, Requests).
-DEFAULT_BASE_URL: Final[str] = "https://eodhd.com/api"
+from eod_pipeline.settings import (
+    DEFAULT_BASE_URL,
+    DEFAULT_REQUESTS_PER_MINUTE,
+    EODHD_BASE_URL_ENV,
+    EODHD_REQUESTS_PER_MINUTE_ENV,
+    EODHD_TOKEN_ENV,
+)
 
 #: EODHD documents 1,000 requests/minute (older pages say 360, one user saw 2,000). We
 #: aim 10 % below: the headers that would tell us the real limit are not on every
 #: answer, another process may share the token, and a 429 costs a whole minute's pause.
-DEFAULT_REQUESTS_PER_MINUTE: Final[int] = 900
+#: (DEFAULT_REQUESTS_PER_MINUTE, like every default read from the environment, is defined
+#: in `eod_pipeline.settings`, the one home of the settings.)
 
 #: Requests on the wire at once. At the API's ~0.2-0.5 s latency, 8 sustain 1,000-2,000
 #: requests/minute, above the per-minute limit, while keeping few connections open.
@@ -50,9 +54,9 @@ DEFAULT_RATE_WINDOW_S: Final[float] = 60.0
 #: park the job for an hour.
 DEFAULT_MAX_RETRY_AFTER_S: Final[float] = 120.0
 
-ENV_TOKEN: Final[str] = "EODHD_API_TOKEN"
-ENV_BASE_URL: Final[str] = "EODHD_BASE_URL"
-ENV_REQUESTS_PER_MINUTE: Final[str] = "EODHD_REQUESTS_PER_MINUTE"
+ENV_TOKEN: Final[str] = EODHD_TOKEN_ENV
+ENV_BASE_URL: Final[str] = EODHD_BASE_URL_ENV
+ENV_REQUESTS_PER_MINUTE: Final[str] = EODHD_REQUESTS_PER_MINUTE_ENV
 
 
 class SettingsError(EodhdError):
@@ -105,25 +109,24 @@ class EodhdSettings:
         cls, environ: Mapping[str, str] | None = None, **overrides: object
     ) -> EodhdSettings:
         """Settings from `EODHD_API_TOKEN` (required), `EODHD_BASE_URL`,
-        `EODHD_REQUESTS_PER_MINUTE`; keyword overrides win over the environment."""
-        env = os.environ if environ is None else environ
-        token = env.get(ENV_TOKEN, "").strip()
-        if not token:
+        `EODHD_REQUESTS_PER_MINUTE` (read through `eod_pipeline.settings.eodhd_env`, once
+        per environment); keyword overrides win over the environment."""
+        from eod_pipeline.settings import ConfigError, eodhd_env
+
+        try:
+            env = eodhd_env(environ)
+        except ConfigError as exc:
+            name, _, problem = str(exc).partition(": ")
+            raise SettingsError(f"environment variable {name} {problem}") from None
+        token = overrides.pop("token", None) or (
+            env.token.get_secret_value() if env.token is not None else None)
+        if not isinstance(token, str) or not token.strip():
             raise SettingsError(
                 f"environment variable {ENV_TOKEN} is not set; export your EODHD API token "
                 f"there (there is no default token)"
             )
-        kwargs: dict[str, object] = {"token": token}
-        base_url = env.get(ENV_BASE_URL, "").strip()
-        if base_url:
-            kwargs["base_url"] = base_url
-        rpm = env.get(ENV_REQUESTS_PER_MINUTE, "").strip()
-        if rpm:
-            try:
-                kwargs["requests_per_minute"] = float(rpm)
-            except ValueError:
-                raise SettingsError(
-                    f"environment variable {ENV_REQUESTS_PER_MINUTE} must be a number, got {rpm!r}"
-                ) from None
+        kwargs: dict[str, object] = {"token": token.strip(),
+                                     "base_url": env.base_url,
+                                     "requests_per_minute": env.requests_per_minute}
         kwargs.update(overrides)
         return cls(**kwargs)  # type: ignore[arg-type]

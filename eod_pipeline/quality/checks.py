@@ -111,16 +111,20 @@ def gaps(conn: psycopg.Connection, exchange: str, holidays: set[dt.date],
         return CheckOutcome(True, metadata={"note": "no prices stored yet"})
     lo, hi = _clip(window, bounds)
     days = _trading_frame(lo, hi, holidays)
-    spans = reads.ticker_spans(conn, exchange)
-    stored = reads.stored_pairs(conn, exchange, lo, hi)
-    expected = spans.join(days, how="cross").filter(
+    spans = _expected_counts(reads.ticker_spans(conn, exchange, lo, hi, holidays), days)
+    # Only tickers storing fewer rows than their span has trading days can have a day
+    # without a row: read their rows alone (a clean ten-year exchange reads none).
+    suspects = spans.filter(pl.col("in_window") < pl.col("expected"))
+    stored = reads.stored_pairs(conn, exchange, lo, hi, suspects["symbol"].to_list())
+    expected = suspects.join(days, how="cross").filter(
         pl.col("date").is_between(pl.col("first"), pl.col("last"))).select("symbol", "date")
     empty = expected.join(stored, on=["symbol", "date"], how="anti")
+    per_day = reads.rows_per_day(conn, exchange, lo, hi)
     covered = _covered(empty, reads.fetched_spans(conn, exchange, lo, hi))
     holes = empty.join(covered, on=["symbol", "date"], how="anti")
     answered = empty.join(covered, on=["symbol", "date"], how="semi")
     halts = _long_runs(answered, days, reads.acknowledged(conn, exchange))
-    stored_days = set(stored["date"].unique().to_list())
+    stored_days = {d for d, n in per_day.items() if n}
     empty_weekdays = [d for d in days["date"].to_list() if d not in stored_days]
     unexplained = holes.filter(pl.col("date").is_in(empty_weekdays))["date"].unique()
     closed = [d for d in empty_weekdays if d not in set(unexplained.to_list())]
@@ -141,6 +145,18 @@ def gaps(conn: psycopg.Connection, exchange: str, holidays: set[dt.date],
                     "fetches only what the fetch log lacks)" if holes.height else ""),
         },
     )
+
+
+def _expected_counts(spans: pl.DataFrame, days: pl.DataFrame) -> pl.DataFrame:
+    """Each ticker's span clipped to the window's trading days: `expected`, the trading
+    days between its first and last stored row (by binary search, no day-by-ticker
+    table)."""
+    calendar = days["date"]
+    first = spans["first"].clip(lower_bound=calendar.min()) if calendar.len() else spans["first"]
+    last = spans["last"].clip(upper_bound=calendar.max()) if calendar.len() else spans["last"]
+    expected = (calendar.search_sorted(last, side="right").cast(pl.Int64)
+                - calendar.search_sorted(first, side="left").cast(pl.Int64)).clip(0)
+    return spans.with_columns(expected.alias("expected"))
 
 
 def _long_runs(answered: pl.DataFrame, days: pl.DataFrame, acks: pl.DataFrame
@@ -180,26 +196,34 @@ def coverage(conn: psycopg.Connection, exchange: str, holidays: set[dt.date],
     if bounds is None:
         return CheckOutcome(True, metadata={"note": "no prices stored yet"})
     lo, hi = _clip(window, bounds) if window else (bounds[1], bounds[1])
-    days = _trading_frame(lo, hi, holidays).drop("day_index")
-    spans = reads.ticker_spans(conn, exchange)
-    stored = reads.stored_pairs(conn, exchange, lo, hi)
-    active = spans.join(days, how="cross").filter(
-        (pl.col("first") < pl.col("date"))
-        & ((pl.col("last") >= pl.col("date")) | ~pl.col("delisted"))).select("symbol", "date")
-    missing = active.join(stored, on=["symbol", "date"], how="anti")
-    per_day = (active.group_by("date").len("active")
-               .join(missing.group_by("date").len("missing"), on="date", how="left")
-               .join(stored.group_by("date").len("stored"), on="date", how="left")
-               .fill_null(0)
-               .filter(pl.col("stored") > 0)
-               .with_columns((1 - pl.col("missing") / pl.col("active")).alias("share"))
-               .sort("share", "date"))
+    days = _trading_frame(lo, hi, holidays)["date"]
+    spans = reads.ticker_spans(conn, exchange, lo, hi, holidays)
+    rows = reads.rows_per_day(conn, exchange, lo, hi)
+    # Counted, not joined: active(d) = #first < d - #(delisted and last < d); a stored
+    # row on d is an active ticker's unless d is that ticker's first row.
+    firsts = spans["first"].sort()
+    gone = spans.filter(pl.col("delisted"))["last"].sort()
+    per_day = pl.DataFrame({
+        "date": days,
+        "active": (firsts.search_sorted(days, side="left").cast(pl.Int64)
+                   - gone.search_sorted(days, side="left").cast(pl.Int64)),
+        "first_days": (firsts.search_sorted(days, side="right").cast(pl.Int64)
+                       - firsts.search_sorted(days, side="left").cast(pl.Int64)),
+        "stored": [rows.get(d, 0) for d in days.to_list()],
+    }).filter((pl.col("stored") > 0) & (pl.col("active") > 0)).with_columns(
+        (pl.col("active") - (pl.col("stored") - pl.col("first_days"))).clip(0)
+        .alias("missing")).with_columns(
+        (1 - pl.col("missing") / pl.col("active")).alias("share")).sort("share", "date")
     if per_day.is_empty():
         return CheckOutcome(True, metadata={"checked": f"{lo}..{hi}",
                                             "note": "no day with rows to judge"})
     worst = per_day.row(0, named=True)
     below_warn = per_day.filter(pl.col("share") < COVERAGE_WARN)
-    missing_on_worst = missing.filter(pl.col("date") == worst["date"])["symbol"].sort()
+    day = worst["date"]
+    present = set(reads.symbols_on(conn, exchange, day))
+    active_then = spans.filter((pl.col("first") < day)
+                               & ((pl.col("last") >= day) | ~pl.col("delisted")))
+    missing_on_worst = sorted(set(active_then["symbol"].to_list()) - present)
     return CheckOutcome(
         passed=worst["share"] >= COVERAGE_ERROR,
         warn=worst["share"] < COVERAGE_WARN,
@@ -210,7 +234,7 @@ def coverage(conn: psycopg.Connection, exchange: str, holidays: set[dt.date],
             "coverage": round(worst["share"], 4),
             "active_symbols": worst["active"],
             "missing_count": worst["missing"],
-            "missing": missing_on_worst.head(SHOWN).to_list(),
+            "missing": missing_on_worst[:SHOWN],
             "days_below_warn": [f"{d} {share:.1%}" for d, share in
                                 below_warn.select("date", "share").head(SHOWN).iter_rows()],
         },
@@ -233,14 +257,7 @@ def fetch_log_agrees(conn: psycopg.Connection, exchange: str, window: Window = N
 def consistency(conn: psycopg.Connection, exchange: str, window: Window = None
                 ) -> CheckOutcome:
     """OHLC relations and non-negative values in the stored rows (within `window`)."""
-    bad = conn.execute(
-        "SELECT symbol, date FROM eod.prices WHERE exchange = %(x)s"
-        " AND date BETWEEN %(lo)s AND %(hi)s AND ("
-        " low > high OR open < low OR open > high OR close < low OR close > high"
-        " OR least(open, high, low, close, adjusted_close) < 0 OR volume < 0)"
-        " ORDER BY symbol, date",
-        {"x": exchange, **_bounds(window)},
-    ).fetchall()
+    bad = reads.inconsistent_rows(conn, exchange, **_bounds(window))
     return CheckOutcome(passed=not bad,
                         metadata={"bad_rows": len(bad), "examples": _quote(bad)})
 
@@ -250,18 +267,8 @@ def suspicious_moves(conn: psycopg.Connection, exchange: str, window: Window = N
     """Day-over-day close changes beyond SUSPICIOUS_FACTOR with no split that day (on
     days within `window`)."""
     bounds = {**_bounds(window), "from": window[0] - MOVE_LOOKBACK if window else dt.date.min}
-    rows = conn.execute(
-        "WITH moves AS (SELECT symbol, date, close,"
-        "  lag(close) OVER (PARTITION BY symbol ORDER BY date) AS prev"
-        "  FROM eod.prices WHERE exchange = %(x)s AND date BETWEEN %(from)s AND %(hi)s)"
-        " SELECT m.symbol, m.date, m.prev, m.close FROM moves m"
-        " WHERE m.date >= %(lo)s AND m.prev > 0 AND m.close > 0"
-        " AND (m.close / m.prev > %(f)s OR m.prev / m.close > %(f)s)"
-        " AND NOT EXISTS (SELECT 1 FROM eod.splits s WHERE s.exchange = %(x)s"
-        "  AND s.symbol = m.symbol AND s.date = m.date)"
-        " ORDER BY m.symbol, m.date",
-        {"x": exchange, "f": SUSPICIOUS_FACTOR, **bounds},
-    ).fetchall()
+    rows = reads.unexplained_moves(conn, exchange, bounds["from"], bounds["lo"], bounds["hi"],
+                                   SUSPICIOUS_FACTOR)
     return CheckOutcome(passed=not rows, warn=bool(rows),
                         metadata={"moves": len(rows), "examples": _quote(rows)})
 
@@ -269,11 +276,7 @@ def suspicious_moves(conn: psycopg.Connection, exchange: str, window: Window = N
 def drift_sample(conn: psycopg.Connection, exchange: str, today: dt.date
                  ) -> list[tuple[str, dt.date, dt.date]]:
     """The tickers (with their stored range) the drift check re-fetches today."""
-    rows = conn.execute(
-        "SELECT symbol, min(date), max(date) FROM eod.prices WHERE exchange = %s "
-        "GROUP BY symbol ORDER BY symbol",
-        (exchange,),
-    ).fetchall()
+    rows = reads.stored_ranges(conn, exchange)
     if not rows:
         return []
     offset = today.toordinal() % len(rows)

@@ -17,8 +17,10 @@ Market events a test places exactly (see `events.py`), at start-up or while it r
     sim.set_clock(universe.calendar("US").data_out_at(day) + timedelta(minutes=1))
 """
 
-from eod_pipeline.simulator.app import SimulatorState, make_app
-from eod_pipeline.simulator.calendar import ExchangeInfo, TradingCalendar
+from eod_pipeline.markets.registry import ExchangeInfo
+from eod_pipeline.simulator.actions import Dividend, Split
+from eod_pipeline.simulator.app import make_app
+from eod_pipeline.simulator.calendar import SimulatedExchange, TradingCalendar
 from eod_pipeline.simulator.config import DEFAULT_TOKEN, RUNTIME_FIELDS, SimulatorConfig
 from eod_pipeline.simulator.events import Correction, Halt, InjectedDividend, InjectedSplit
 from eod_pipeline.simulator.server import (
@@ -28,7 +30,9 @@ from eod_pipeline.simulator.server import (
     running_simulator,
     serve,
 )
-from eod_pipeline.simulator.universe import Dividend, Split, SymbolInfo, Universe
+from eod_pipeline.simulator.state import SimulatorState
+from eod_pipeline.simulator.symbols import SymbolInfo
+from eod_pipeline.simulator.universe import Universe
 
 __all__ = [
     "DEFAULT_TOKEN",
@@ -40,6 +44,7 @@ __all__ = [
     "InjectedDividend",
     "InjectedSplit",
     "RunningSimulator",
+    "SimulatedExchange",
     "SimulatorConfig",
     "SimulatorServer",
     "SimulatorState",

@@ -1,9 +1,10 @@
 """Exchanges, their trading calendars and when a day's data becomes available.
 
 The pipeline's scheduling depends on three facts per exchange: which days trade, when the
-session closes in local time, and how long after the close EODHD publishes the day. This
-module is the single source of those facts for the simulator's answers and for tests that
-compute expectations, so the two cannot drift apart.
+session closes in local time, and how long after the close EODHD publishes the day. The
+closes and delays are the shared registry's (`eod_pipeline.markets.registry`), which the
+pipeline schedules by; this module adds the trading days, and is what the simulator's
+answers and the tests that compute expectations read, so the two cannot drift apart.
 
 Which days trade comes from the `exchange_calendars` library (maintained against the
 exchanges' own notices), not from hand-written rules: hand rules silently missed MLK Day,
@@ -24,6 +25,8 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
+from eod_pipeline.markets.registry import ExchangeInfo, exchange_info
+
 WORKING_DAYS = "Mon,Tue,Wed,Thu,Fri"
 
 #: Holiday window of `/exchange-details/` when `from`/`to` are absent. The contract
@@ -40,30 +43,18 @@ UNNAMED_EARLY_CLOSE = "Early Close"
 
 
 @dataclass(frozen=True)
-class ExchangeInfo:
-    """Static description of one simulated exchange.
+class SimulatedExchange(ExchangeInfo):
+    """An exchange of the shared registry (`eod_pipeline.markets.registry`) as the
+    simulator serves it: the registry's facts plus what only the simulator needs.
 
     `data_delay` is the wait after the local close before EODHD serves the day (the
     contract, "When a day's data appears": NYSE/NASDAQ about 15 minutes, other exchanges
     2-3 hours).
     """
 
-    code: str
-    name: str
-    operating_mic: str | None
-    country: str
-    currency: str
-    country_iso2: str
-    country_iso3: str
-    timezone: str
-    open_time: time
-    close_time: time
-    data_delay: timedelta
-    #: Venues reported in the `Exchange` field of symbol rows.
-    venues: tuple[str, ...]
     #: `exchange_calendars` name of the calendar whose sessions are this exchange's
     #: trading days (the ISO 10383 MIC of its main venue), or None for weekdays only.
-    calendar_code: str | None
+    calendar_code: str | None = None
     #: Shape of `ExchangeHolidays` in `/exchange-details/`: "map" keyed "0","1",... or
     #: "list". The contract documents both, so the simulator serves both.
     holidays_shape: str = "list"
@@ -72,82 +63,38 @@ class ExchangeInfo:
     #: Early closes by date: (name, local close time), filled in by `TradingCalendar`.
     early_closes: dict[date, tuple[str, time]] = field(default_factory=dict, compare=False)
 
+    def __post_init__(self) -> None:
+        if self.open is None:
+            raise ValueError(f"{self.code}: the simulator needs the opening time")
+
+    @classmethod
+    def of(cls, code: str, **simulated: Any) -> SimulatedExchange:
+        """The registry's `code` with the simulator-only fields `simulated`."""
+        shared = exchange_info(code)
+        facts = {f.name: getattr(shared, f.name) for f in dataclasses.fields(shared)}
+        return cls(**facts, **simulated)
+
     @property
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
+    def open_time(self) -> time:
+        """Local opening time (`TradingHours.Open`)."""
+        assert self.open is not None
+        return self.open
+
+    @property
+    def close_time(self) -> time:
+        """Local regular close (`TradingHours.Close`)."""
+        return self.close
 
 
-#: The simulated exchanges. Close times and delays follow the brief and the contract
-#: ("When a day's data appears"); names, MICs and ISO codes mirror EODHD's exchanges-list.
-EXCHANGES: tuple[ExchangeInfo, ...] = (
-    ExchangeInfo(
-        code="US",
-        name="USA Stocks",
-        operating_mic="XNAS, XNYS, OTCM",
-        country="USA",
-        currency="USD",
-        country_iso2="US",
-        country_iso3="USA",
-        timezone="America/New_York",
-        open_time=time(9, 30),
-        close_time=time(16, 0),
-        data_delay=timedelta(minutes=15),
-        venues=("NYSE", "NASDAQ", "NYSE ARCA", "BATS"),
-        # NYSE and NASDAQ close on the same days; XNYS is the library's reference for both.
-        calendar_code="XNYS",
-        holidays_shape="map",
-    ),
-    ExchangeInfo(
-        code="LSE",
-        name="London Exchange",
-        operating_mic="XLON",
-        country="UK",
-        currency="GBP",
-        country_iso2="GB",
-        country_iso3="GBR",
-        timezone="Europe/London",
-        open_time=time(8, 0),
-        close_time=time(16, 30),
-        data_delay=timedelta(hours=2),
-        venues=("LSE",),
-        calendar_code="XLON",
-        holidays_shape="list",
-    ),
-    ExchangeInfo(
-        code="XETRA",
-        name="XETRA Stock Exchange",
-        operating_mic="XETR",
-        country="Germany",
-        currency="EUR",
-        country_iso2="DE",
-        country_iso3="DEU",
-        timezone="Europe/Berlin",
-        open_time=time(9, 0),
-        close_time=time(17, 30),
-        data_delay=timedelta(hours=2, minutes=30),
-        venues=("XETRA",),
-        calendar_code="XETR",
-        holidays_shape="map",
-    ),
-    ExchangeInfo(
-        # A virtual exchange: the contract says these have `OperatingMIC: null`.
-        code="FOREX",
-        name="FOREX",
-        operating_mic=None,
-        country="Unknown",
-        currency="Unknown",
-        country_iso2="",
-        country_iso3="",
-        timezone="Etc/UTC",
-        open_time=time(0, 0),
-        close_time=time(22, 0),
-        data_delay=timedelta(minutes=30),
-        venues=("FOREX",),
-        # The interbank market has no exchange calendar (the library's "24/5" is exactly
-        # "every weekday"): weekdays only, no holidays, so loading it would buy nothing.
-        calendar_code=None,
-        holidays_shape="list",
-    ),
+#: The simulated exchanges, in `/exchanges-list/` order.
+EXCHANGES: tuple[SimulatedExchange, ...] = (
+    # NYSE and NASDAQ close on the same days; XNYS is the library's reference for both.
+    SimulatedExchange.of("US", calendar_code="XNYS", holidays_shape="map"),
+    SimulatedExchange.of("LSE", calendar_code="XLON", holidays_shape="list"),
+    SimulatedExchange.of("XETRA", calendar_code="XETR", holidays_shape="map"),
+    # The interbank market has no exchange calendar (the library's "24/5" is exactly
+    # "every weekday"): weekdays only, no holidays, so loading it would buy nothing.
+    SimulatedExchange.of("FOREX", calendar_code=None, holidays_shape="list"),
 )
 
 
@@ -246,7 +193,7 @@ class TradingCalendar:
     every exchange, and a test that touches one exchange should not pay for the others.
     """
 
-    def __init__(self, info: ExchangeInfo, first_year: int, last_year: int) -> None:
+    def __init__(self, info: SimulatedExchange, first_year: int, last_year: int) -> None:
         self._static = info
         self.code = info.code
         self.first_year = first_year
@@ -258,7 +205,7 @@ class TradingCalendar:
         return calendar_data(info.calendar_code, info.timezone, self.first_year, self.last_year)
 
     @cached_property
-    def info(self) -> ExchangeInfo:
+    def info(self) -> SimulatedExchange:
         """The exchange with its holidays and early closes over the calendar's years (a
         private copy per calendar, so no caller can edit another universe's maps)."""
         data = self.data
@@ -310,8 +257,7 @@ class TradingCalendar:
     def data_out_at(self, day: date) -> datetime:
         """When `day`'s data appears: local close + the exchange's delay. Uses the regular
         close even on early-close days, so availability is one rule a test can predict."""
-        info = self._static
-        return datetime.combine(day, info.close_time, tzinfo=info.tz) + info.data_delay
+        return self._static.available_at(day)
 
     def available_through(self, now: datetime) -> date | None:
         """Newest trading day whose data is out at `now` (None before the first one)."""

@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import date
-from typing import Any, TypeVar
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from eod_pipeline.simulator.calendar import TradingCalendar
+    from eod_pipeline.simulator.symbols import SymbolInfo
 
 #: Bar fields a correction may revise. adjusted_close is derived from close and the
 #: published actions, so it follows a close correction and cannot be set on its own.
@@ -153,6 +157,37 @@ def parse_events(field_name: str, items: Any) -> tuple[Any, ...]:
     return tuple(_parse(cls, item) for item in items)
 
 
+def check_path_events(
+    events: list[Halt | InjectedSplit | InjectedDividend],
+    sym: SymbolInfo,
+    cal: TradingCalendar,
+    history_start: date,
+) -> None:
+    """Refuse actions the walk could not place on `sym`'s path: not a trading day of the
+    ticker, its first day (no previous close), inside a halt, or two actions on one day
+    (ValueError)."""
+    code, exchange = sym.code, sym.exchange
+    first_day = cal.next(max(sym.listed_on, history_start) - timedelta(days=1))
+    halts = [e for e in events if isinstance(e, Halt)]
+    seen: set[date] = set()
+    for event in events:
+        if isinstance(event, Halt):
+            continue
+        day = event.date
+        where = f"{type(event).__name__} of {code}.{exchange} on {day}"
+        if not cal.is_trading_day(day):
+            raise ValueError(f"{where}: not a trading day")
+        if first_day is None or day <= first_day:
+            raise ValueError(f"{where}: on or before the ticker's first trading day")
+        if sym.delisted_on is not None and day > sym.delisted_on:
+            raise ValueError(f"{where}: after the ticker's delisting")
+        if any(h.covers(day) for h in halts):
+            raise ValueError(f"{where}: inside a halt")
+        if day in seen:
+            raise ValueError(f"{where}: another injected action on that day")
+        seen.add(day)
+
+
 def events_json(events: tuple[Any, ...]) -> list[dict[str, Any]]:
     """Events as JSON objects (dates as ISO text), the form `parse_events` reads back."""
     out = []
@@ -170,6 +205,7 @@ __all__ = [
     "Halt",
     "InjectedDividend",
     "InjectedSplit",
+    "check_path_events",
     "events_json",
     "parse_events",
 ]

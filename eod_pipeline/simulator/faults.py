@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from eod_pipeline.simulator.config import SimulatorConfig
-from eod_pipeline.simulator.universe import stable_seed
+from eod_pipeline.simulator.seeds import stable_seed
 
 #: Daily maintenance window when 5xx are more frequent (the contract: around
 #: 05:30-06:00 GMT).

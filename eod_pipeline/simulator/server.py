@@ -19,8 +19,9 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from eod_pipeline.simulator import render
-from eod_pipeline.simulator.app import SimulatorState, make_app
+from eod_pipeline.simulator.app import make_app
 from eod_pipeline.simulator.config import SimulatorConfig
+from eod_pipeline.simulator.state import SimulatorState
 from eod_pipeline.simulator.universe import Universe
 
 T = TypeVar("T")

@@ -39,6 +39,8 @@ from pathlib import Path
 
 import psycopg
 
+from eod_pipeline.settings import warehouse_env
+
 log = logging.getLogger(__name__)
 
 #: Names of the server binaries we need, all from the same installation.
@@ -80,7 +82,7 @@ def find_server_binaries() -> Path:
     Order: `EOD_PG_BIN`, PATH, then the newest Debian versioned directory.
     """
     candidates: list[Path] = []
-    if env_dir := os.environ.get("EOD_PG_BIN"):
+    if env_dir := warehouse_env().pg_bin:
         candidates.append(Path(env_dir))
     if on_path := shutil.which("pg_ctl"):
         candidates.append(Path(on_path).resolve().parent)
@@ -166,6 +168,16 @@ class EmbeddedPostgres:
     def url(self) -> str:
         port = int(self._port_file.read_text().strip())
         return f"postgresql://{EMBEDDED_USER}@127.0.0.1:{port}/{EMBEDDED_DATABASE}"
+
+    def running_url(self) -> str | None:
+        """The URL if this cluster exists and a server answers on it; None otherwise.
+        Never starts anything."""
+        if not self._port_file.exists():
+            return None
+        try:
+            return self.url() if self._running_preloads() is not None else None
+        except (OSError, ValueError):
+            return None
 
     def ensure_running(self) -> str:
         """Create and start the cluster if needed; return its connection URL.
@@ -338,4 +350,4 @@ class EmbeddedPostgres:
 
 def default_home() -> Path:
     """The project data directory: `EOD_HOME`, else `.eod_pipeline` in the working dir."""
-    return Path(os.environ.get("EOD_HOME") or Path.cwd() / ".eod_pipeline").absolute()
+    return Path(warehouse_env().home or Path.cwd() / ".eod_pipeline").absolute()

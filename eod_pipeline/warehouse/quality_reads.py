@@ -15,26 +15,47 @@ import psycopg
 PRICE_DATASETS = ["prices", "adjustments"]
 
 
-def stored_pairs(conn: psycopg.Connection, exchange: str, lo: dt.date, hi: dt.date
-                 ) -> pl.DataFrame:
-    """symbol, date of every stored price row of `exchange` in [lo, hi]."""
+def stored_pairs(conn: psycopg.Connection, exchange: str, lo: dt.date, hi: dt.date,
+                 symbols: list[str]) -> pl.DataFrame:
+    """symbol, date of the stored price rows of `symbols` in [lo, hi]."""
+    if not symbols:
+        return pl.DataFrame(schema={"symbol": pl.String, "date": pl.Date})
     rows = conn.execute(
-        "SELECT symbol, date FROM eod.prices WHERE exchange = %s AND date BETWEEN %s AND %s",
-        (exchange, lo, hi),
+        "SELECT symbol, date FROM eod.prices WHERE exchange = %s AND symbol = ANY(%s)"
+        " AND date BETWEEN %s AND %s",
+        (exchange, symbols, lo, hi),
     ).fetchall()
     return pl.DataFrame(rows, schema={"symbol": pl.String, "date": pl.Date}, orient="row")
 
 
-def ticker_spans(conn: psycopg.Connection, exchange: str) -> pl.DataFrame:
-    """symbol, first, last stored date, and whether the symbol list calls it delisted."""
+def ticker_spans(conn: psycopg.Connection, exchange: str, lo: dt.date, hi: dt.date,
+                 holidays: set[dt.date]) -> pl.DataFrame:
+    """Per ticker: first and last stored date, whether the symbol list calls it delisted,
+    and how many of its rows fall on trading days of [lo, hi] (`in_window`). One row a
+    ticker, aggregated in the server."""
     rows = conn.execute(
-        "SELECT p.symbol, min(p.date), max(p.date), coalesce(bool_or(s.delisted), false)"
+        "SELECT p.symbol, min(p.date), max(p.date), coalesce(bool_or(s.delisted), false),"
+        " count(*) FILTER (WHERE p.date BETWEEN %(lo)s AND %(hi)s"
+        "  AND extract(isodow FROM p.date) < 6 AND NOT p.date = ANY(%(hol)s))"
         " FROM eod.prices p LEFT JOIN eod.symbols s ON s.exchange = p.exchange"
-        " AND s.code = p.symbol WHERE p.exchange = %s GROUP BY p.symbol",
-        (exchange,),
+        " AND s.code = p.symbol WHERE p.exchange = %(x)s GROUP BY p.symbol",
+        {"x": exchange, "lo": lo, "hi": hi, "hol": sorted(holidays)},
     ).fetchall()
     return pl.DataFrame(rows, schema={"symbol": pl.String, "first": pl.Date,
-                                      "last": pl.Date, "delisted": pl.Boolean}, orient="row")
+                                      "last": pl.Date, "delisted": pl.Boolean,
+                                      "in_window": pl.Int64}, orient="row")
+
+
+def rows_per_day(conn: psycopg.Connection, exchange: str, lo: dt.date, hi: dt.date
+                 ) -> dict[dt.date, int]:
+    return dict(conn.execute(
+        "SELECT date, count(*) FROM eod.prices WHERE exchange = %s"
+        " AND date BETWEEN %s AND %s GROUP BY date", (exchange, lo, hi)).fetchall())
+
+
+def symbols_on(conn: psycopg.Connection, exchange: str, day: dt.date) -> list[str]:
+    return [r[0] for r in conn.execute(
+        "SELECT symbol FROM eod.prices WHERE exchange = %s AND date = %s", (exchange, day))]
 
 
 def stored_bounds(conn: psycopg.Connection, exchange: str) -> tuple[dt.date, dt.date] | None:
@@ -67,14 +88,66 @@ def acknowledged(conn: psycopg.Connection, exchange: str) -> pl.DataFrame:
 def log_claims_beyond_stored(conn: psycopg.Connection, exchange: str, lo: dt.date,
                              hi: dt.date) -> list[tuple[str | None, dt.date, dt.date, int, int]]:
     """Fetch-log entries overlapping [lo, hi] that say more rows were stored than
-    eod.prices holds for them: (symbol or None for bulk, start, end, logged, stored)."""
+    eod.prices holds for them: (symbol or None for bulk, start, end, logged, stored).
+
+    Two branches so each count is one index range scan: a ticker's entry counts that
+    ticker's rows, a bulk day's entry the exchange's rows on that day."""
+    params = {"x": exchange, "ds": PRICE_DATASETS, "lo": lo, "hi": hi}
     return conn.execute(
         "SELECT f.symbol, f.start_date, f.end_date, f.rows, c.n FROM eod.fetch_log f"
-        " CROSS JOIN LATERAL (SELECT count(DISTINCT (p.symbol, p.date)) AS n"
-        "  FROM eod.prices p WHERE p.exchange = f.exchange"
-        "  AND (f.symbol IS NULL OR p.symbol = f.symbol)"
+        " CROSS JOIN LATERAL (SELECT count(*) AS n FROM eod.prices p"
+        "  WHERE p.exchange = f.exchange AND p.symbol = f.symbol"
         "  AND p.date BETWEEN f.start_date AND f.end_date) c"
-        " WHERE f.exchange = %s AND f.dataset = ANY(%s) AND f.end_date >= %s"
-        " AND f.start_date <= %s AND c.n < f.rows ORDER BY f.symbol NULLS FIRST, f.start_date",
-        (exchange, PRICE_DATASETS, lo, hi),
+        " WHERE f.exchange = %(x)s AND f.symbol IS NOT NULL AND f.dataset = ANY(%(ds)s)"
+        " AND f.end_date >= %(lo)s AND f.start_date <= %(hi)s AND c.n < f.rows"
+        " UNION ALL"
+        " SELECT NULL, f.start_date, f.end_date, f.rows, c.n FROM eod.fetch_log f"
+        " CROSS JOIN LATERAL (SELECT count(*) AS n FROM eod.prices p"
+        "  WHERE p.exchange = f.exchange AND p.date BETWEEN f.start_date AND f.end_date) c"
+        " WHERE f.exchange = %(x)s AND f.symbol IS NULL AND f.dataset = ANY(%(ds)s)"
+        " AND f.end_date >= %(lo)s AND f.start_date <= %(hi)s AND c.n < f.rows"
+        " ORDER BY 1 NULLS FIRST, 2",
+        params,
+    ).fetchall()
+
+
+def inconsistent_rows(conn: psycopg.Connection, exchange: str, lo: dt.date, hi: dt.date
+                      ) -> list[tuple[str, dt.date]]:
+    """Rows breaking OHLC relations or with negative values, in [lo, hi]."""
+    return conn.execute(
+        "SELECT symbol, date FROM eod.prices WHERE exchange = %(x)s"
+        " AND date BETWEEN %(lo)s AND %(hi)s AND ("
+        " low > high OR open < low OR open > high OR close < low OR close > high"
+        " OR least(open, high, low, close, adjusted_close) < 0 OR volume < 0)"
+        " ORDER BY symbol, date",
+        {"x": exchange, "lo": lo, "hi": hi},
+    ).fetchall()
+
+
+def unexplained_moves(conn: psycopg.Connection, exchange: str, read_from: dt.date,
+                      lo: dt.date, hi: dt.date, factor: float
+                      ) -> list[tuple[str, dt.date, float, float]]:
+    """Day-over-day close changes beyond `factor` on days in [lo, hi] with no split that
+    day; closes are read from `read_from` so the first day has a previous close."""
+    return conn.execute(
+        "WITH moves AS (SELECT symbol, date, close,"
+        "  lag(close) OVER (PARTITION BY symbol ORDER BY date) AS prev"
+        "  FROM eod.prices WHERE exchange = %(x)s AND date BETWEEN %(from)s AND %(hi)s)"
+        " SELECT m.symbol, m.date, m.prev, m.close FROM moves m"
+        " WHERE m.date >= %(lo)s AND m.prev > 0 AND m.close > 0"
+        " AND (m.close / m.prev > %(f)s OR m.prev / m.close > %(f)s)"
+        " AND NOT EXISTS (SELECT 1 FROM eod.splits s WHERE s.exchange = %(x)s"
+        "  AND s.symbol = m.symbol AND s.date = m.date)"
+        " ORDER BY m.symbol, m.date",
+        {"x": exchange, "f": factor, "from": read_from, "lo": lo, "hi": hi},
+    ).fetchall()
+
+
+def stored_ranges(conn: psycopg.Connection, exchange: str
+                  ) -> list[tuple[str, dt.date, dt.date]]:
+    """Each ticker's first and last stored date, by ticker."""
+    return conn.execute(
+        "SELECT symbol, min(date), max(date) FROM eod.prices WHERE exchange = %s "
+        "GROUP BY symbol ORDER BY symbol",
+        (exchange,),
     ).fetchall()

@@ -315,3 +315,23 @@ def convert_to_plain(conn: psycopg.Connection) -> list[TableConversion]:
         done.append(TableConversion(spec.qualified_name, _rows(conn, spec),
                                     time.monotonic() - started, became))
     return done
+
+
+# ----- what the tables are --------------------------------------------------------------
+
+#: Seconds to wait for the warehouse when only looking (the UI's labels): a definitions
+#: load must not hang on an unreachable server.
+LOOK_TIMEOUT_S = 2
+
+
+def hypertables_at(url: str | None) -> set[str] | None:
+    """`hypertable_names` of the warehouse at `url`; None when it cannot be reached (then
+    nobody can tell). Catalog reads only, safe on every kind of server."""
+    if not url:
+        return None
+    try:
+        with psycopg.connect(url, connect_timeout=LOOK_TIMEOUT_S,
+                             application_name="eod-pipeline-labels") as conn:
+            return hypertable_names(conn)
+    except psycopg.Error:
+        return None

@@ -30,6 +30,33 @@ class Column:
     pg_type: str
     dtype: pl.DataType
     nullable: bool = True
+    #: What the column holds, shown in the UI's table schema (COLUMN_DESCRIPTIONS by
+    #: default, so the many tables sharing a column name share its description).
+    description: str = ""
+
+    @property
+    def text(self) -> str:
+        return self.description or COLUMN_DESCRIPTIONS.get(self.name, "")
+
+
+#: Descriptions of the columns that recur across tables (EODHD's field meanings:
+#: ../shared/eodhd-api.md).
+COLUMN_DESCRIPTIONS: dict[str, str] = {
+    "exchange": "EODHD exchange code, e.g. US, LSE, XETRA.",
+    "symbol": "Ticker as EODHD spells it on that exchange (reused tickers carry _old).",
+    "code": "Ticker or exchange code as EODHD spells it.",
+    "date": "Trading date (no time zone): the session the bar or event belongs to.",
+    "open": "Raw opening price of the session, in the exchange's currency.",
+    "high": "Raw high of the session.",
+    "low": "Raw low of the session.",
+    "close": "Raw closing price, as traded (not adjusted).",
+    "adjusted_close": "EODHD's close adjusted for splits and dividends (CRSP method, "
+                      "4 decimals); it changes when a later action is published.",
+    "volume": "Shares traded in the session (EODHD may revise it after first release).",
+    "run_id": "The Dagster run that wrote the row.",
+    "start_date": "First day the entry covers (inclusive).",
+    "end_date": "Last day the entry covers (inclusive).",
+}
 
 
 @dataclass(frozen=True)

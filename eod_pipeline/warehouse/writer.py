@@ -52,6 +52,10 @@ _MERGE_WORK_MEM = "256MB"
 #: Rows per Arrow record batch handed to the binary COPY encoder: ~8 MB of COPY data per
 #: write, large enough that per-call overhead vanishes, small enough not to double memory.
 _COPY_CHUNK_ROWS = 100_000
+#: TimescaleDB's cap on rows a DML transaction may decompress (default 100,000; 0 lifts
+#: it). Measured here: a daily upsert of ~3,150 rows into compressed chunks of a
+#: 4,000-ticker exchange exceeded it (BENCHMARKS.md).
+_DECOMPRESS_LIMIT_GUC = "timescaledb.max_tuples_decompressed_per_dml_transaction"
 #: The run id recorded with revisions written outside a Dagster run (tests, tools).
 NO_RUN = "-"
 #: Times a batch is redone after the server broke a deadlock by aborting it. TimescaleDB's
@@ -278,6 +282,12 @@ class TableWriter:
             # guesses a tiny table and picks nested loops over millions of rows.
             cur.execute(sql.SQL("ANALYZE {}").format(self._stage))
             cur.execute(f"SET LOCAL work_mem = '{_MERGE_WORK_MEM}'")
+            if self._hypertable:
+                # A merge into compressed chunks decompresses the rows it touches;
+                # TimescaleDB refuses a transaction past 100,000 of them by default, so
+                # a past exchange-day of 400+ tickers (or one long refetch) would fail.
+                # The batch bounds what one transaction touches instead.
+                cur.execute(f"SET LOCAL {_DECOMPRESS_LIMIT_GUC} = 0")
             if self._revisions is not None and values:
                 self._record_revisions(cur, values)
             if self._hypertable or not values:

@@ -1,6 +1,14 @@
 """A real pipeline for tests: simulator over loopback, fresh warehouse, Dagster instance."""
 
 import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,3 +101,44 @@ class Harness:
 def make_pipeline(spec: str, today: dt.date, **settings: Any) -> PipelineConfig:
     return PipelineConfig(exchanges=parse_exchanges(spec, dt.date(2020, 1, 2), today),
                           **settings)
+
+
+#: A run in a process of its own (the way a run worker runs it), with the code location
+#: configured by the environment alone; argv: asset keys (JSON list), run tags (JSON).
+_RUN_IN_A_PROCESS = textwrap.dedent(
+    """
+    import json, sys
+    import dagster as dg
+    from eod_pipeline.defs import defs
+    keys = [dg.AssetKey.from_user_string(k) for k in json.loads(sys.argv[1])]
+    job = defs.resolve_implicit_job_def_def_for_assets(keys)
+    job.execute_in_process(asset_selection=keys, instance=dg.DagsterInstance.ephemeral(),
+                           tags=json.loads(sys.argv[2]))
+    """
+)
+
+
+def kill_mid_run(h: Harness, keys: list[dg.AssetKey], tags: dict[str, str],
+                 stored_enough: Callable[[], bool], env: dict[str, str],
+                 timeout: float = 120.0) -> None:
+    """Run `keys` in a process of its own against the harness's warehouse and simulator,
+    and SIGKILL it (as the OOM killer or a lost node would) once `stored_enough()`."""
+    from eod_pipeline_tests.fixtures.simulator import SIM_TOKEN
+
+    full_env = {**os.environ, "EOD_DATABASE_URL": h.warehouse_url,
+                "EODHD_BASE_URL": h.sim.base_url, "EODHD_API_TOKEN": SIM_TOKEN, **env}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _RUN_IN_A_PROCESS,
+         json.dumps([k.to_user_string() for k in keys]), json.dumps(tags)],
+        env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + timeout
+        while not stored_enough() and proc.poll() is None:
+            assert time.monotonic() < deadline, "the run stored too little in time"
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -4,11 +4,7 @@ an exhausted quota all converge to the source's data, and the token leaks nowher
 import datetime as dt
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -22,6 +18,7 @@ from polars.testing import assert_frame_equal
 from eod_pipeline.defs.assets.prices import price_asset_key
 from eod_pipeline.warehouse.embedded import EmbeddedPostgres
 from eod_pipeline.warehouse.migrations import ensure_schema
+from eod_pipeline_tests.defs.harness import kill_mid_run
 from eod_pipeline_tests.fixtures.simulator import SIM_TOKEN
 
 MULTI_YEAR = ("2023-01-02", "2026-11-20")
@@ -146,37 +143,16 @@ def test_quota_exhausted_mid_backfill_stops_keeps_and_resumes(harness_factory):
     assert_token_nowhere(h)
 
 
-_KILLED_RUN = textwrap.dedent(
-    """
-    import dagster as dg
-    from eod_pipeline.defs import defs
-    key = dg.AssetKey(["eod_prices", "US"])
-    job = defs.resolve_implicit_job_def_def_for_assets([key])
-    job.execute_in_process(asset_selection=[key], instance=dg.DagsterInstance.ephemeral(),
-                           tags={"dagster/asset_partition_range_start": "%s",
-                                 "dagster/asset_partition_range_end": "%s"})
-    """
-)
-
-
 def test_sigkill_mid_backfill_then_rerun_converges_paying_only_for_the_missing(
     harness_factory,
 ):
     h = harness_factory("US:2023-01-02", symbols_per_exchange=80, latency_s=0.03)
     h.load_reference("US")
-    env = {**os.environ, "EOD_DATABASE_URL": h.warehouse_url,
-           "EODHD_BASE_URL": h.sim.base_url, "EODHD_API_TOKEN": SIM_TOKEN,
-           "EOD_EXCHANGES": "US:2023-01-02", "EOD_BATCH_ROWS": "2000"}
-    proc = subprocess.Popen([sys.executable, "-c", _KILLED_RUN % MULTI_YEAR], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        _wait_for(lambda: _logged(h) >= 10 or proc.poll() is not None, timeout=120)
-        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    kill_mid_run(h, [price_asset_key("US")],
+                 {"dagster/asset_partition_range_start": MULTI_YEAR[0],
+                  "dagster/asset_partition_range_end": MULTI_YEAR[1]},
+                 lambda: _logged(h) >= 10,
+                 {"EOD_EXCHANGES": "US:2023-01-02", "EOD_BATCH_ROWS": "2000"})
     kept = _logged(h)
     tickers = len(h.sim.universe.symbols("US"))
     assert 10 <= kept < tickers

@@ -94,10 +94,8 @@ def _config(strategy: str) -> dict:
     return {"ops": {"eod_prices__US": {"config": {"strategy": strategy}}}}
 
 
-def test_failed_tickers_are_isolated_and_listed(harness_factory):
-    h = harness_factory(error_5xx_rate=1.0)  # every request fails: retries exhaust
-    h.load_reference("US") if False else None
-    h.sim.configure(error_5xx_rate=0.0)
+def test_transient_5xx_are_retried_and_the_data_converges(harness_factory):
+    h = harness_factory()
     h.load_reference("US")
     h.sim.configure(error_5xx_rate=0.05)
     result = h.backfill("US", "2026-10-01", "2026-11-20", raise_on_error=False)
@@ -107,6 +105,34 @@ def test_failed_tickers_are_isolated_and_listed(harness_factory):
     assert_frame_equal(h.stored("US"),
                        h.expected("US", dt.date(2026, 10, 1), dt.date(2026, 11, 20)))
     assert _md(result)["retries"] > 0
+    assert _md(result)["failed"] == 0
+
+
+def test_failed_tickers_are_isolated_and_listed(harness_factory):
+    """Without retries a third of the requests fail: the others are stored exactly, the
+    failed ones are listed with their error, stored nowhere, not logged as fetched, and
+    the next run fetches exactly them."""
+    import psycopg
+
+    h = harness_factory(pipeline={"max_failed_share": 1.0}, eodhd={"max_retries": 0})
+    h.load_reference("US")
+    h.sim.configure(error_5xx_rate=0.3)
+    result = h.backfill("US", "2026-10-01", "2026-11-20")
+    h.sim.configure(error_5xx_rate=0.0)
+    md = _md(result)
+    failed = set(md["failures"])
+    assert md["failed"] == len(failed) > 0
+    assert all("HTTP 5" in why for why in md["failures"].values())
+    expected = h.expected("US", dt.date(2026, 10, 1), dt.date(2026, 11, 20))
+    stored = h.stored("US")
+    assert set(stored["symbol"]).isdisjoint(failed)
+    assert_frame_equal(stored, expected.filter(~pl.col("symbol").is_in(failed)))
+    with psycopg.connect(h.warehouse_url) as conn:
+        logged = {r[0] for r in conn.execute("SELECT symbol FROM eod.fetch_log")}
+    assert logged.isdisjoint(failed)
+    again = h.backfill("US", "2026-10-01", "2026-11-20")
+    assert _md(again)["tickers_to_fetch"] == len(failed)
+    assert_frame_equal(h.stored("US"), expected)
 
 
 def test_rejected_rows_go_to_rejects_with_reasons(harness_factory):
@@ -122,11 +148,71 @@ def test_rejected_rows_go_to_rejects_with_reasons(harness_factory):
     with psycopg.connect(h.warehouse_url) as conn:
         reasons = dict(conn.execute(
             "SELECT reason, count(*) FROM eod.price_rejects GROUP BY 1").fetchall())
-    assert sum(reasons.values()) == md["rows_rejected"]
+        logged_rejects = conn.execute("SELECT sum(rejected) FROM eod.fetch_log").fetchone()[0]
+    assert sum(reasons.values()) == md["rows_rejected"] == logged_rejects
+    assert set(reasons) <= {"null or non-numeric price", "null or non-numeric volume",
+                            "negative price or volume", "high below low",
+                            "open outside low..high", "close outside low..high",
+                            "date outside the requested range", "missing or malformed date"}
     stored = h.stored("US")
     expected = h.expected("US", dt.date(2026, 1, 2), dt.date(2026, 11, 20))
-    # Every stored row equals the source's; only rejected keys are missing.
-    joined = stored.join(expected, on=["exchange", "symbol", "date"], how="left",
-                         suffix="_src")
-    assert joined.filter(pl.col("close") != pl.col("close_src")).is_empty()
-    assert stored.height + md["rows_rejected"] >= expected.height
+    # Every stored row equals the source's in every column...
+    assert stored.join(expected, on=stored.columns, how="anti").is_empty()
+    # ...and each source row missing from the store was replaced by a rejected one.
+    missing = expected.join(stored, on=["exchange", "symbol", "date"], how="anti")
+    assert 0 < missing.height <= md["rows_rejected"]
+
+
+def test_the_timescaledb_kind_shows_only_on_real_hypertables(harness, database_url):
+    """Kinds come from the warehouse: a hypertable shows `timescaledb`, a plain table
+    `postgres`, and an unreachable warehouse no storage kind at all (never a guess)."""
+    import psycopg
+
+    from eod_pipeline.defs.definitions import build_definitions
+    from eod_pipeline.defs.resources import WarehouseResource
+    from eod_pipeline.warehouse.migrations import ensure_schema
+    from eod_pipeline.warehouse.storage import hypertables_at
+
+    def kinds(url):
+        defs = build_definitions(harness.pipeline, {"warehouse": WarehouseResource(
+            database_url=url)})
+        spec = defs.resolve_all_asset_specs()
+        return {s.key.to_user_string(): s.kinds for s in spec}
+
+    with psycopg.connect(database_url) as conn:
+        ensure_schema(conn, use_timescaledb=False)
+    plain = kinds(database_url)
+    assert plain["eod_prices/US"] == {"polars", "postgres"}
+    real = kinds(harness.warehouse_url)
+    expected = "timescaledb" if "prices" in (hypertables_at(harness.warehouse_url) or ()) \
+        else "postgres"
+    assert real["eod_prices/US"] == {"polars", expected}
+    assert real["eod_splits/US"] == {"polars", expected}
+    nowhere = kinds("postgresql://eod@127.0.0.1:1/none")
+    assert nowhere["eod_prices/US"] == {"polars"}
+
+
+def test_tickers_config_refetches_only_those_at_one_call_each(harness):
+    import psycopg
+
+    harness.load_reference("US")
+    assert harness.backfill("US", "2026-10-01", "2026-11-20").success
+    with psycopg.connect(harness.warehouse_url) as conn:  # make two rows stale
+        conn.execute("UPDATE eod.prices SET volume = volume + 1 WHERE exchange = 'US' "
+                     "AND date = '2026-11-02' AND symbol IN ('BRK-B', 'BF-B')")
+    before = harness.calls()
+    config = {"ops": {"eod_prices__US": {"config": {"tickers": ["BRK-B"], "refetch": True}}}}
+    result = harness.backfill("US", "2026-10-01", "2026-11-20", run_config=config)
+    md = _md(result)
+    assert harness.calls() - before == md["calls_spent"] == 1
+    assert (md["only_tickers"], md["rows_revised"]) == ("BRK-B", 1)
+    stored = harness.stored("US")
+    expected = harness.expected("US", dt.date(2026, 10, 1), dt.date(2026, 11, 20))
+    stale = stored.join(expected, on=stored.columns, how="anti")
+    assert stale["symbol"].to_list() == ["BF-B"]  # the other ticker was not touched
+    bad = harness.backfill("US", "2026-10-01", "2026-11-20", raise_on_error=False,
+                           run_config={"ops": {"eod_prices__US": {"config": {
+                               "tickers": ["NOPE"]}}}})
+    assert not bad.success
+    failure = next(e for e in bad.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "NOPE not in US's symbol list" in str(failure.event_specific_data.error)

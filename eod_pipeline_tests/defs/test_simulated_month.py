@@ -10,12 +10,6 @@ every revision is recorded; the calls spent equal what the planner asked for.
 """
 
 import datetime as dt
-import json
-import os
-import signal
-import subprocess
-import sys
-import textwrap
 import time
 
 import dagster as dg
@@ -28,7 +22,7 @@ from eod_pipeline.defs.sensors import build_daily_refresh_sensor
 from eod_pipeline.quality import checks as quality
 from eod_pipeline.simulator.events import Correction, InjectedDividend, InjectedSplit
 from eod_pipeline.warehouse import queries
-from eod_pipeline_tests.fixtures.simulator import SIM_TOKEN
+from eod_pipeline_tests.defs.harness import kill_mid_run
 
 D = dt.date.fromisoformat
 START = "2025-10-01"
@@ -38,20 +32,6 @@ FAILING_DAY = D("2025-11-18")
 KILLED_DAY = D("2025-11-20")
 CORRECTED_DAY = D("2025-11-10")
 SPLIT_DAY, DIVIDEND_DAY = D("2025-11-12"), D("2025-10-29")
-
-#: A run in its own process (the way a run worker runs), killed from outside.
-_RUN_PROCESS = textwrap.dedent(
-    """
-    import json, sys
-    import dagster as dg
-    from eod_pipeline.defs import defs
-    keys = [dg.AssetKey.from_user_string(k) for k in json.loads(sys.argv[1])]
-    job = defs.resolve_implicit_job_def_def_for_assets(keys)
-    job.execute_in_process(asset_selection=keys, instance=dg.DagsterInstance.ephemeral(),
-                           tags=json.loads(sys.argv[2]))
-    """
-)
-
 
 def _logged_by_others(h, known: int) -> int:
     with psycopg.connect(h.warehouse_url) as conn:
@@ -65,24 +45,11 @@ def _kill_mid_run(h, request: dg.RunRequest) -> int:
     requests; return how many requests it had logged."""
     known = _logged_by_others(h, 0)
     h.sim.configure(latency_s=1.0)
-    env = {**os.environ, "EOD_DATABASE_URL": h.warehouse_url,
-           "EODHD_BASE_URL": h.sim.base_url, "EODHD_API_TOKEN": SIM_TOKEN,
-           "EOD_EXCHANGES": f"US:{START}", "EOD_BATCH_ROWS": "1"}
-    keys = json.dumps([k.to_user_string() for k in request.asset_selection])
-    proc = subprocess.Popen([sys.executable, "-c", _RUN_PROCESS, keys,
-                             json.dumps(dict(request.tags))], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 120
-        while _logged_by_others(h, known) < 1 and proc.poll() is None:
-            assert time.monotonic() < deadline, "the run stored nothing in 2 minutes"
-            time.sleep(0.05)
-        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
+        kill_mid_run(h, list(request.asset_selection), dict(request.tags),
+                     lambda: _logged_by_others(h, known) >= 1,
+                     {"EOD_EXCHANGES": f"US:{START}", "EOD_BATCH_ROWS": "1"})
     finally:
-        if proc.poll() is None:
-            proc.kill()
         h.sim.configure(latency_s=0.0)
     # Requests the dead process left in flight are still answered (and charged) by the
     # server: let them land before the next run's calls are counted.

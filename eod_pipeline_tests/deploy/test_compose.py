@@ -35,6 +35,9 @@ from eod_pipeline_tests.deploy.files import MissingVariable, environment
 FAKE_TOKEN = "test-token-not-real"
 DAGSTER_SERVICES = ("code", "webserver", "daemon")
 DATABASE_SERVICES = ("timescaledb", "dagster-db")
+#: One-shot services: they run a command to completion at deployment start (migrations)
+#: and the services that need them wait for `service_completed_successfully`.
+ONE_SHOT_SERVICES = ("migrate",)
 #: Settings the code reads that a container does not need: the embedded warehouse's
 #: (compose runs TimescaleDB) and the optional TOML file (mount one to use it).
 NOT_FOR_CONTAINERS = {"EOD_HOME", "EOD_PG_BIN", "EOD_CONFIG"}
@@ -68,8 +71,22 @@ def dagster_yaml_env_vars() -> set[str]:
     return found
 
 
-def test_compose_has_the_five_services(services: dict[str, Any]) -> None:
-    assert set(services) == {*DATABASE_SERVICES, *DAGSTER_SERVICES}
+def test_compose_has_the_six_services(services: dict[str, Any]) -> None:
+    assert set(services) == {*DATABASE_SERVICES, *DAGSTER_SERVICES, *ONE_SHOT_SERVICES}
+
+
+def test_migrations_run_once_before_the_code_server_without_the_token(
+        services: dict[str, Any]) -> None:
+    migrate = services["migrate"]
+    assert migrate["command"] == ["eod-pipeline", "db", "migrate"]
+    _assert_options_exist("eod-pipeline", migrate["command"][1:])
+    assert migrate["restart"] == "no"
+    assert migrate["depends_on"] == {"timescaledb": {"condition": "service_healthy"}}
+    assert services["code"]["depends_on"]["migrate"] == {
+        "condition": "service_completed_successfully"}
+    env = environment(migrate)
+    assert ENV_TOKEN not in env
+    assert env[DATABASE_URL_ENV] == environment(services["code"])[DATABASE_URL_ENV]
 
 
 def test_every_image_is_pinned(services: dict[str, Any]) -> None:
@@ -85,6 +102,8 @@ def test_every_image_is_pinned(services: dict[str, Any]) -> None:
 
 def test_every_service_has_a_healthcheck(services: dict[str, Any]) -> None:
     for name, service in services.items():
+        if name in ONE_SHOT_SERVICES:
+            continue  # it exits when done; its dependants wait for its success instead
         check = service.get("healthcheck")
         assert check and not check.get("disable"), f"{name}: no healthcheck"
         test = check["test"]
@@ -108,8 +127,10 @@ def test_dependencies_wait_for_health(services: dict[str, Any]) -> None:
         assert isinstance(depends, dict), f"{name}: depends_on as a list waits for nothing"
         for dependency, spec in depends.items():
             assert dependency in services, f"{name}: depends on unknown {dependency}"
-            assert spec == {"condition": "service_healthy"}, f"{name} -> {dependency}: {spec}"
-    assert set(services["code"]["depends_on"]) == set(DATABASE_SERVICES)
+            wanted = ("service_completed_successfully" if dependency in ONE_SHOT_SERVICES
+                      else "service_healthy")
+            assert spec == {"condition": wanted}, f"{name} -> {dependency}: {spec}"
+    assert set(services["code"]["depends_on"]) == {*DATABASE_SERVICES, *ONE_SHOT_SERVICES}
     for name in ("webserver", "daemon"):
         assert set(services[name]["depends_on"]) == {"dagster-db", "code"}
 
@@ -134,7 +155,7 @@ def test_token_reaches_only_the_code_server(services: dict[str, Any]) -> None:
     # Sensors, checks and runs (DefaultRunLauncher) execute in the code server; the
     # webserver and daemon have no use for the secret.
     assert environment(services["code"])[ENV_TOKEN] == FAKE_TOKEN
-    for name in ("webserver", "daemon", *DATABASE_SERVICES):
+    for name in ("webserver", "daemon", *DATABASE_SERVICES, *ONE_SHOT_SERVICES):
         assert ENV_TOKEN not in environment(services[name]), name
 
 

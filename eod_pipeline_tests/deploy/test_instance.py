@@ -1,5 +1,6 @@
-"""dagster.yaml (PostgreSQL, docker compose) and the packaged local template (SQLite),
-loaded with Dagster's own config validation and instantiated as real instances.
+"""dagster.yaml (docker compose) and the packaged local template (`eod-pipeline demo`,
+`dagster dev`), both on PostgreSQL storage read from DAGSTER_PG_*, loaded with Dagster's
+own config validation and instantiated as real instances.
 
 What matters in both: one slot for the `eodhd` pool (every EODHD step declares it, so
 concurrent runs never exceed the API limits together), queued runs with their limit under
@@ -13,6 +14,7 @@ import shutil
 from importlib import resources
 from pathlib import Path
 
+import psycopg
 import pytest
 import yaml
 from dagster import DagsterInstance
@@ -66,25 +68,72 @@ def test_local_template_is_packaged() -> None:
     assert packaged.read_text() == files.LOCAL_DAGSTER_YAML.read_text()
 
 
-def test_local_template_is_a_valid_sqlite_instance(tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_local_template_is_a_postgres_instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               dagster_pg_env: dict[str, str]) -> None:
+    # PostgreSQL, not SQLite: SQLite stores a range run's per-partition events one by one
+    # (most of a ten-year backfill's time, BENCHMARKS.md).
+    for name, value in dagster_pg_env.items():
+        monkeypatch.setenv(name, value)
     home = _home_with(tmp_path, files.LOCAL_DAGSTER_YAML)
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     config, custom_class = dagster_instance_config(str(home))
     assert custom_class is None
-    assert "storage" not in config, "the local instance keeps SQLite, the default"
+    assert config["storage"]["postgres"]["postgres_db"]["scheme"] == "postgresql+psycopg2"
     instance = DagsterInstance.from_config(str(home))
     try:
-        assert type(instance.event_log_storage).__name__.startswith("Sqlite")
+        assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        assert type(instance.schedule_storage).__name__ == "PostgresScheduleStorage"
         _assert_pipeline_policies(instance)
     finally:
         instance.dispose()
-    assert (home / "history").is_dir() or (home / "storage").is_dir()
 
 
-def test_both_configs_have_the_same_concurrency_policy() -> None:
+def test_local_template_works_with_what_dagster_env_prints(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pg_server_url: str) -> None:
+    """The README's recipe: `eval "$(eod-pipeline db dagster-env)"`, then the template.
+    The `dagster` database is created beside the warehouse's (once: a second call finds
+    it), and the exported variables are all the template needs."""
+    from click.testing import CliRunner
+
+    from eod_pipeline.commands.dagster_storage import (
+        DAGSTER_DATABASE,
+        dagster_env_command,
+        ensure_dagster_database,
+    )
+
+    for name in ("DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_USER",
+                 "DAGSTER_PG_PASSWORD", "DAGSTER_PG_DB", "DAGSTER_EVENT_BATCH_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("EOD_DATABASE_URL", pg_server_url)
+    try:
+        result = CliRunner().invoke(dagster_env_command, [])
+        assert result.exit_code == 0, result.output
+        exported = dict(line.removeprefix("export ").split("=", 1)
+                        for line in result.stdout.splitlines() if line.startswith("export "))
+        assert exported["DAGSTER_PG_DB"] == DAGSTER_DATABASE
+        assert exported["DAGSTER_EVENT_BATCH_SIZE"] == "1000"
+        again = ensure_dagster_database(pg_server_url)  # idempotent: found, not created
+        assert psycopg.conninfo.conninfo_to_dict(again)["dbname"] == DAGSTER_DATABASE
+        for name, value in exported.items():
+            monkeypatch.setenv(name, value.strip("'"))
+        home = _home_with(tmp_path, files.LOCAL_DAGSTER_YAML)
+        monkeypatch.setenv("DAGSTER_HOME", str(home))
+        instance = DagsterInstance.from_config(str(home))
+        try:
+            assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+            assert instance.get_runs_count() == 0
+        finally:
+            instance.dispose()
+    finally:
+        with psycopg.connect(pg_server_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{DAGSTER_DATABASE}" WITH (FORCE)')
+
+
+def test_both_configs_have_the_same_concurrency_policy_and_storage() -> None:
     local = yaml.safe_load(files.LOCAL_DAGSTER_YAML.read_text())
     deployed = yaml.safe_load(files.DAGSTER_YAML.read_text())
+    assert local["storage"] == deployed["storage"]
     assert local["concurrency"] == deployed["concurrency"]
     assert local["run_coordinator"] == deployed["run_coordinator"]
     assert local["telemetry"] == deployed["telemetry"] == {"enabled": False}

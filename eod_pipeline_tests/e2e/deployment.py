@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,8 +30,10 @@ import polars as pl
 import yaml
 from dagster_graphql import DagsterGraphQLClient
 
+from eod_pipeline.commands.dagster_storage import dagster_env
 from eod_pipeline.commands.demo import dagster_yaml_text
 from eod_pipeline.simulator import SimulatorServer
+from eod_pipeline.warehouse.databases import ensure_database
 from eod_pipeline_tests.fixtures.simulator import SIM_NOW, SIM_TOKEN
 
 EXCHANGE = "US"
@@ -256,9 +259,18 @@ def run_deployment(tmp_path: Path, warehouse_url: str, sim: SimulatorServer,
         EODHD_API_TOKEN=SIM_TOKEN,
         EOD_EXCHANGES=f"{EXCHANGE}:2026-06-01",
     )
+    # The packaged template keeps Dagster's storage in PostgreSQL (DAGSTER_PG_*): a
+    # database of this deployment's own beside the test warehouse.
+    dagster_db = ensure_database(warehouse_url, f"dagster_{uuid.uuid4().hex[:10]}")
+    storage_env = dagster_env(dagster_db, {})
+    env.update(storage_env)
     deployment = Deployment(free_port(), home, env, logs_dir)
     if code_args is not None:
         deployment.code_args = code_args
+    # The test itself opens the instance (DagsterInstance.from_config) to read runs and
+    # events: it needs the same storage variables for as long as the deployment runs.
+    saved = {name: os.environ.get(name) for name in storage_env}
+    os.environ.update(storage_env)
     try:
         deployment.start("webserver", [_bin("dagster-webserver"), *deployment.code_args,
                                        "-h", "127.0.0.1", "-p", str(deployment.port)])
@@ -274,6 +286,11 @@ def run_deployment(tmp_path: Path, warehouse_url: str, sim: SimulatorServer,
     finally:
         for process in reversed(deployment.processes):
             process.stop()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def expected_prices(sim: SimulatorServer, start: dt.date, end: dt.date) -> pl.DataFrame:

@@ -16,7 +16,7 @@ import pytest
 
 from eod_pipeline.eodhd import BadRequestError, EodhdClient, EodhdError
 from eod_pipeline.eodhd import parsing as P
-from eod_pipeline.eodhd.client import _Request
+from eod_pipeline.eodhd.transport import Request
 from eod_pipeline_tests.eodhd.helpers import SIM_NOW, run, settings_for
 
 START = dt.date(2026, 6, 1)
@@ -62,7 +62,7 @@ def test_no_token_anywhere_after_a_faulted_run(
         async with EodhdClient(settings, clock=lambda: SIM_NOW) as client:
             # 404: the simulator's page echoes the URL, token included.
             # 400: {"message": "bad request URL: ...?api_token=..."}.
-            bad = _Request(
+            bad = Request(
                 "eod",
                 "eod/BRK-B.US",
                 (("from", "not-a-date"),),

@@ -209,3 +209,19 @@ def test_converting_keeps_every_row_including_compressed_ones(database_url):
         # And the plain table takes writes again, the key enforced.
         with pytest.raises(psycopg.errors.UniqueViolation), conn.transaction():
             conn.execute("INSERT INTO eod.prices SELECT * FROM eod.prices LIMIT 1")
+
+
+def test_a_merge_past_the_decompression_cap_still_lands_with_its_revisions(ts_conn):
+    """TimescaleDB refuses a transaction that decompresses more rows than its cap
+    (100,000 by default: a past day of 400+ tickers). The writer lifts the cap for its
+    merge; here the session's cap is 3 rows, so the merge of 10 would fail without it."""
+    old = TableSlice(PRICES, {"exchange": ["US"]},
+                     DateRange("date", dt.date(2020, 1, 1), dt.date(2020, 12, 31)))
+    write_frames(ts_conn, PRICES, price_frame(start=dt.date(2020, 3, 2), days=5), old)
+    compress_all_chunks(ts_conn, "eod.prices")
+    ts_conn.execute("SET timescaledb.max_tuples_decompressed_per_dml_transaction = 3")
+    ts_conn.commit()
+    newer = price_frame(start=dt.date(2020, 3, 2), days=5, bump=3.0)
+    report = write_frames(ts_conn, PRICES, newer, old)
+    assert (report.updated, report.revised) == (10, 10)
+    assert_frame_equal(read_slice(ts_conn, PRICES, old), newer.sort("exchange", "symbol", "date"))

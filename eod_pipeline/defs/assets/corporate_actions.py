@@ -15,6 +15,7 @@ import polars as pl
 from eod_pipeline.config import DEFAULT_MAX_FAILED_SHARE, ExchangeSetting, PipelineConfig
 from eod_pipeline.defs.assets.prices import OWNERS, price_asset_key
 from eod_pipeline.defs.frame_stream import FrameStream
+from eod_pipeline.defs.kinds import table_kinds
 from eod_pipeline.defs.partitions import trading_date_partitions, window_dates
 from eod_pipeline.defs.resources import EodhdResource, WarehouseResource
 from eod_pipeline.ingest import coverage
@@ -45,8 +46,8 @@ def _required_present(kind: EventKind, frame: pl.DataFrame) -> tuple[pl.DataFram
 
 
 def build_event_asset(setting: ExchangeSetting, kind: EventKind,
-                      max_failed_share: float = DEFAULT_MAX_FAILED_SHARE
-                      ) -> dg.AssetsDefinition:
+                      max_failed_share: float = DEFAULT_MAX_FAILED_SHARE,
+                      hypertables: set[str] | None = None) -> dg.AssetsDefinition:
     code = setting.code
 
     @dg.asset(
@@ -62,7 +63,7 @@ def build_event_asset(setting: ExchangeSetting, kind: EventKind,
             "(100 calls a day) or per ticker (1 call), whichever costs less."
         ),
         owners=OWNERS,
-        kinds={"timescaledb", "polars"},
+        kinds=table_kinds(hypertables, kind.table.name),
         pool="eodhd",
     )
     def events(context: dg.AssetExecutionContext, eodhd: EodhdResource,
@@ -118,8 +119,8 @@ def build_event_asset(setting: ExchangeSetting, kind: EventKind,
     return events
 
 
-def build_adjustments_asset(setting: ExchangeSetting, pipeline: PipelineConfig
-                            ) -> dg.AssetsDefinition:
+def build_adjustments_asset(setting: ExchangeSetting, pipeline: PipelineConfig,
+                            hypertables: set[str] | None = None) -> dg.AssetsDefinition:
     code = setting.code
 
     @dg.asset(
@@ -139,7 +140,7 @@ def build_adjustments_asset(setting: ExchangeSetting, pipeline: PipelineConfig
             "eod.price_revisions."
         ),
         owners=OWNERS,
-        kinds={"timescaledb", "polars"},
+        kinds=table_kinds(hypertables, "prices"),
         pool="eodhd",
     )
     def adjustments(context: dg.AssetExecutionContext, eodhd: EodhdResource,

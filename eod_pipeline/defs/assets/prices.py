@@ -13,6 +13,7 @@ import dagster as dg
 
 from eod_pipeline.config import ExchangeSetting, PipelineConfig
 from eod_pipeline.defs.frame_stream import FrameStream
+from eod_pipeline.defs.kinds import table_kinds
 from eod_pipeline.defs.partitions import trading_date_partitions, window_dates
 from eod_pipeline.defs.resources import ClockResource, EodhdResource, WarehouseResource
 from eod_pipeline.ingest import coverage
@@ -51,6 +52,20 @@ class PriceFetchConfig(dg.Config):
     refetch: bool = False
     """Fetch the range again even where the fetch log says it is known (e.g. to pick up
     late corrections); by default a run spends calls only on what is missing."""
+    tickers: list[str] = []
+    """Only these tickers (as in the symbol list), one call each over the range: to
+    backfill or, with `refetch: true`, refetch a few symbols without touching the rest."""
+
+
+def chosen_tickers(code: str, wanted: list[str], listed: list[str]) -> list[str]:
+    """`wanted` checked against the exchange's symbol list, or a clear error."""
+    unknown = sorted(set(wanted) - set(listed))
+    if unknown:
+        raise dg.Failure(
+            f"tickers: {', '.join(unknown)} not in {code}'s symbol list "
+            f"({len(listed)} symbols). Check the spelling (EODHD codes, e.g. BRK-B), or "
+            f"materialize symbol_lists/{code} if the list is old.")
+    return sorted(set(wanted))
 
 
 def _strategy(value: str | None) -> Strategy | None:
@@ -78,7 +93,8 @@ def freshness_policy(setting: ExchangeSetting) -> dg.FreshnessPolicy:
     )
 
 
-def build_price_asset(setting: ExchangeSetting, pipeline: PipelineConfig) -> dg.AssetsDefinition:
+def build_price_asset(setting: ExchangeSetting, pipeline: PipelineConfig,
+                      hypertables: set[str] | None = None) -> dg.AssetsDefinition:
     code = setting.code
     info = setting.info
 
@@ -98,7 +114,7 @@ def build_price_asset(setting: ExchangeSetting, pipeline: PipelineConfig) -> dg.
             "a ticker) and only what is missing; rows stream into eod.prices."
         ),
         owners=OWNERS,
-        kinds={"timescaledb", "polars"},
+        kinds=table_kinds(hypertables, "prices"),
         pool="eodhd",
         freshness_policy=freshness_policy(setting),
     )
@@ -127,6 +143,11 @@ def build_price_asset(setting: ExchangeSetting, pipeline: PipelineConfig) -> dg.
                 f"is {newest}; {code} publishes at its close + {info.data_delay} in "
                 f"{info.timezone}). Materialize {end} after that, or pick dates up to "
                 f"{newest}.")
+        if config.tickers:
+            # A few tickers: per ticker, whatever bulk would cost, since a bulk answer
+            # would write every ticker of the exchange.
+            symbols = chosen_tickers(code, config.tickers, symbols)
+            force = Strategy.TICKER
         days = list(trading_days(start, end, holidays))
         plan = plan_fetch(code, start, end, days, symbols, known, force)
         context.log.info(
@@ -145,7 +166,8 @@ def build_price_asset(setting: ExchangeSetting, pipeline: PipelineConfig) -> dg.
                              clock=clock.now)
 
         def finish() -> dict:
-            return {**stream.summary(), "revise_from": str(revise) if revise else "none"}
+            return {**stream.summary(), "revise_from": str(revise) if revise else "none",
+                    "only_tickers": ", ".join(config.tickers) or "all"}
 
         return FrameStream(stream, finish=finish)
 

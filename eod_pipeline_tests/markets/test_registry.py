@@ -1,0 +1,46 @@
+"""One exchange registry: the simulator serves the exchanges the pipeline schedules by."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from eod_pipeline.markets.calendar import newest_available_day
+from eod_pipeline.markets.registry import EXCHANGES, ExchangeInfo, exchange_info
+from eod_pipeline.simulator import SimulatorConfig, Universe
+from eod_pipeline.simulator.calendar import EXCHANGES as SIMULATED
+
+
+@pytest.mark.parametrize("simulated", SIMULATED, ids=lambda x: x.code)
+def test_simulated_exchanges_are_the_registry_records(simulated: ExchangeInfo) -> None:
+    shared = exchange_info(simulated.code)
+    assert isinstance(simulated, ExchangeInfo)
+    for f in dataclasses.fields(ExchangeInfo):
+        assert getattr(simulated, f.name) == getattr(shared, f.name), f.name
+
+
+def test_the_pipeline_and_the_simulator_agree_on_when_a_day_is_out() -> None:
+    """Over two weeks, hour by hour: the pipeline's newest available day (given the
+    simulator's holidays) is the day the simulator serves as newest."""
+    universe = Universe(SimulatorConfig())
+    start = datetime(2026, 11, 16, tzinfo=UTC)
+    for info in SIMULATED:
+        cal = universe.calendar(info.code)
+        holidays = set(universe.exchange_info(info.code).holidays)
+        for hour in range(14 * 24):
+            now = start + timedelta(hours=hour)
+            assert newest_available_day(EXCHANGES[info.code], now, holidays) == (
+                cal.available_through(now)
+            ), (info.code, now)
+
+
+def test_listing_facts_of_a_simulated_exchange() -> None:
+    lse = exchange_info("LSE")
+    assert lse.currency == "GBX"  # prices in pence
+    assert lse.exchange_currency == "GBP"  # as EODHD's exchanges list reports it
+    assert exchange_info("FOREX").operating_mic is None
+    assert exchange_info("US").available_at(date(2026, 11, 20)) == datetime(
+        2026, 11, 20, 21, 15, tzinfo=UTC
+    )
