@@ -79,8 +79,10 @@ def _covered(empty: pl.DataFrame, fetched: pl.DataFrame) -> pl.DataFrame:
     per_ticker = fetched.filter(pl.col("symbol").is_not_null())
     by_ticker = empty.join(per_ticker, on="symbol").filter(
         pl.col("date").is_between(pl.col("start"), pl.col("end"))).select("symbol", "date")
-    by_bulk = empty.join(bulk.drop("symbol"), how="cross").filter(
-        pl.col("date").is_between(pl.col("start"), pl.col("end"))).select("symbol", "date")
+    # Bulk entries cover whole days: their days, joined on the date (a daily-refreshed
+    # exchange has thousands of bulk entries; a cross join would multiply them).
+    bulk_days = bulk.select(pl.date_ranges("start", "end").alias("date")).explode("date")
+    by_bulk = empty.join(bulk_days.unique(), on="date", how="semi")
     return pl.concat([by_ticker, by_bulk]).unique()
 
 

@@ -10,6 +10,7 @@ import datetime as dt
 
 import polars as pl
 import psycopg
+from psycopg import sql
 
 #: Datasets whose fetch-log entries describe rows of eod.prices.
 PRICE_DATASETS = ["prices", "adjustments"]
@@ -17,15 +18,27 @@ PRICE_DATASETS = ["prices", "adjustments"]
 
 def stored_pairs(conn: psycopg.Connection, exchange: str, lo: dt.date, hi: dt.date,
                  symbols: list[str]) -> pl.DataFrame:
-    """symbol, date of the stored price rows of `symbols` in [lo, hi]."""
+    """symbol, date of the stored price rows of `symbols` in [lo, hi].
+
+    Streamed as CSV into polars rather than fetched as Python tuples: ten years of a
+    2,000-ticker exchange is ~3.7M pairs, ~60 MB as CSV, over 1 GB as tuples (measured:
+    the check step's peak, BENCHMARKS.md)."""
+    schema = {"symbol": pl.String, "date": pl.Date}
     if not symbols:
-        return pl.DataFrame(schema={"symbol": pl.String, "date": pl.Date})
-    rows = conn.execute(
-        "SELECT symbol, date FROM eod.prices WHERE exchange = %s AND symbol = ANY(%s)"
-        " AND date BETWEEN %s AND %s",
-        (exchange, symbols, lo, hi),
-    ).fetchall()
-    return pl.DataFrame(rows, schema={"symbol": pl.String, "date": pl.Date}, orient="row")
+        return pl.DataFrame(schema=schema)
+    query = sql.SQL(
+        "COPY (SELECT symbol, date FROM eod.prices WHERE exchange = {x}"
+        " AND symbol = ANY({s}) AND date BETWEEN {lo} AND {hi}) TO STDOUT (FORMAT csv)"
+    ).format(x=sql.Literal(exchange), s=sql.Literal(symbols), lo=sql.Literal(lo),
+             hi=sql.Literal(hi))
+    buffer = bytearray()
+    with conn.cursor() as cur, cur.copy(query) as copy:
+        for chunk in copy:
+            buffer += chunk
+    if not buffer:
+        return pl.DataFrame(schema=schema)
+    return pl.read_csv(bytes(buffer), has_header=False, new_columns=list(schema),
+                       schema_overrides=schema)
 
 
 def ticker_spans(conn: psycopg.Connection, exchange: str, lo: dt.date, hi: dt.date,
