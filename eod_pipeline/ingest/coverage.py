@@ -41,10 +41,6 @@ def merge(intervals: Iterable[Interval]) -> list[Interval]:
     return out
 
 
-def covers(intervals: list[Interval], day: dt.date) -> bool:
-    return any(a <= day <= b for a, b in intervals)
-
-
 @dataclass
 class Coverage:
     """Known days of one exchange and dataset."""

@@ -40,8 +40,12 @@ Window = tuple[dt.date, dt.date] | None
 MOVE_LOOKBACK = dt.timedelta(days=10)
 
 
+#: The window of a check run on its own: everything stored.
+_EVERYTHING = (dt.date.min, dt.date.max)
+
+
 def _bounds(window: Window) -> dict[str, dt.date]:
-    lo, hi = window if window else (dt.date.min, dt.date.max)
+    lo, hi = window or _EVERYTHING
     return {"lo": lo, "hi": hi}
 
 
@@ -65,6 +69,12 @@ HALT_MIN_DAYS = 3
 def _trading_frame(lo: dt.date, hi: dt.date, holidays: set[dt.date]) -> pl.DataFrame:
     days = list(trading_days(lo, hi, holidays))
     return pl.DataFrame({"date": days}, schema={"date": pl.Date}).with_row_index("day_index")
+
+
+def _span_bounds(spans: pl.DataFrame) -> tuple[dt.date, dt.date]:
+    """First and last stored date of the exchange, from its tickers' spans (no second
+    scan of the exchange's rows)."""
+    return spans["first"].min(), spans["last"].max()  # type: ignore[return-value]
 
 
 def _clip(window: Window, bounds: tuple[dt.date, dt.date]) -> tuple[dt.date, dt.date]:
@@ -108,12 +118,12 @@ def gaps(conn: psycopg.Connection, exchange: str, holidays: set[dt.date],
     as possible halts until acknowledged. Weekdays on which no ticker has a row and the
     source was asked are named too: a holiday the calendar never listed, most likely.
     """
-    bounds = reads.stored_bounds(conn, exchange)
-    if bounds is None:
+    spans = reads.ticker_spans(conn, exchange, *(window or _EVERYTHING), holidays)
+    if spans.is_empty():
         return CheckOutcome(True, metadata={"note": "no prices stored yet"})
-    lo, hi = _clip(window, bounds)
+    lo, hi = _clip(window, _span_bounds(spans))
     days = _trading_frame(lo, hi, holidays)
-    spans = _expected_counts(reads.ticker_spans(conn, exchange, lo, hi, holidays), days)
+    spans = _expected_counts(spans, days)
     # Only tickers storing fewer rows than their span has trading days can have a day
     # without a row: read their rows alone (a clean ten-year exchange reads none).
     suspects = spans.filter(pl.col("in_window") < pl.col("expected"))
@@ -216,12 +226,12 @@ def coverage(conn: psycopg.Connection, exchange: str, holidays: set[dt.date],
     delisted. Days on which no ticker has a row are left to `gaps`, which tells an
     unlisted holiday (the source was asked, answered nothing) from a day never fetched.
     """
-    bounds = reads.stored_bounds(conn, exchange)
-    if bounds is None:
+    spans = reads.ticker_spans(conn, exchange, *(window or _EVERYTHING), holidays)
+    if spans.is_empty():
         return CheckOutcome(True, metadata={"note": "no prices stored yet"})
+    bounds = _span_bounds(spans)
     lo, hi = _clip(window, bounds) if window else (bounds[1], bounds[1])
     days = _trading_frame(lo, hi, holidays)["date"]
-    spans = reads.ticker_spans(conn, exchange, lo, hi, holidays)
     rows = reads.rows_per_day(conn, exchange, lo, hi)
     # Counted, not joined: active(d) = #first < d - #(delisted and last < d); a stored
     # row on d is an active ticker's unless d is that ticker's first row.

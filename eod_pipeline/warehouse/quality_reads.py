@@ -71,12 +71,6 @@ def symbols_on(conn: psycopg.Connection, exchange: str, day: dt.date) -> list[st
         "SELECT symbol FROM eod.prices WHERE exchange = %s AND date = %s", (exchange, day))]
 
 
-def stored_bounds(conn: psycopg.Connection, exchange: str) -> tuple[dt.date, dt.date] | None:
-    row = conn.execute("SELECT min(date), max(date) FROM eod.prices WHERE exchange = %s",
-                       (exchange,)).fetchone()
-    return (row[0], row[1]) if row and row[0] is not None else None
-
-
 def fetched_spans(conn: psycopg.Connection, exchange: str, lo: dt.date, hi: dt.date
                   ) -> pl.DataFrame:
     """symbol (null: bulk, every ticker), start, end of price fetches overlapping
