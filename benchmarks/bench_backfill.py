@@ -73,10 +73,10 @@ from support import (
     settle,
 )
 
-from eod_pipeline.simulator.config import SimulatorConfig
-from eod_pipeline.simulator.universe import Universe
 from eod_pipeline.warehouse.connection import resolve_database_url
 from eod_pipeline.warehouse.migrations import StorageMode
+from eodhd_simulator.config import SimulatorConfig
+from eodhd_simulator.universe import Universe
 
 #: Rendered answers of 4,000 ten-year histories are ~1.4 GB; keep them all hot so every
 #: answer is a slice of memory and the simulator's CPU share stays small.

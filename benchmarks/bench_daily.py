@@ -53,15 +53,15 @@ from support import (
     settle,
 )
 
-from eod_pipeline.simulator.config import SimulatorConfig
-from eod_pipeline.simulator.symbols import LAST_EVENT_DATE
-from eod_pipeline.simulator.universe import Universe
 from eod_pipeline.warehouse.connection import resolve_database_url
 from eod_pipeline.warehouse.migrations import StorageMode, make_hypertable
 from eod_pipeline.warehouse.reader import read_slice
 from eod_pipeline.warehouse.slices import DateRange, TableSlice
 from eod_pipeline.warehouse.tables import PRICES
 from eod_pipeline.warehouse.writer import copy_frame
+from eodhd_simulator.config import SimulatorConfig
+from eodhd_simulator.symbols import LAST_EVENT_DATE
+from eodhd_simulator.universe import Universe
 
 STEP = f"eod_prices__{EXCHANGE}"
 CHECK_STEP = f"price_checks_{EXCHANGE}"

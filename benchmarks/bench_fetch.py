@@ -33,8 +33,8 @@ except ImportError:  # run from a checkout without `pip install -e .`
 from support import UNTHROTTLED_RPM, SimulatorProcess, machine_line
 
 from eod_pipeline.eodhd import EodhdClient, EodhdSettings
-from eod_pipeline.simulator.config import SimulatorConfig
-from eod_pipeline.simulator.server import SimulatorServer, control
+from eodhd_simulator.config import SimulatorConfig
+from eodhd_simulator.server import SimulatorServer, control
 
 #: Rate of part (b) and the simulator's limit: the numbers the brief sets.
 PACED_RPM = 6_000

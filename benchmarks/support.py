@@ -27,11 +27,11 @@ import psycopg
 import yaml
 
 from eod_pipeline.commands.dagster_storage import PLANNED_EVENTS_ENV, dagster_env
-from eod_pipeline.simulator.config import SimulatorConfig
-from eod_pipeline.simulator.server import SimulatorServer
 from eod_pipeline.warehouse.connection import redact_url
 from eod_pipeline.warehouse.migrations import StorageMode, ensure_schema
 from eod_pipeline.warehouse.storage import probe_timescaledb
+from eodhd_simulator.config import SimulatorConfig
+from eodhd_simulator.server import SimulatorServer
 
 #: "Unthrottled": far above anything loopback can do, for the simulator's per-minute
 #: window and the client's pacer alike, so neither rate limit is what is measured.

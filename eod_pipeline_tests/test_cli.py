@@ -26,7 +26,6 @@ import pytest
 from click.testing import CliRunner, Result
 
 from eod_pipeline.cli import cli
-from eod_pipeline.commands import simulate as simulate_module
 from eod_pipeline.commands.demo import (
     FALLBACK_DAGSTER_YAML,
     dagster_yaml_text,
@@ -34,7 +33,6 @@ from eod_pipeline.commands.demo import (
     demo_start_date,
 )
 from eod_pipeline.markets.registry import EXCHANGES
-from eod_pipeline.simulator import SimulatorServer
 from eod_pipeline.warehouse.migrations import HYPERTABLES, latest_version
 from eod_pipeline.warehouse.slices import DateRange, TableSlice
 from eod_pipeline.warehouse.tables import PRICES
@@ -47,6 +45,7 @@ from eod_pipeline_tests.fixtures.postgres import (
 )
 from eod_pipeline_tests.fixtures.simulator import SIM_NOW, SIM_TOKEN
 from eod_pipeline_tests.warehouse.frames import price_frame
+from eodhd_simulator import SimulatorServer
 
 #: Environment the commands read; cleared so the developer's own settings never leak in.
 _SETTINGS = ("EOD_CONFIG", "EOD_EXCHANGES", "EOD_START_DATE", "EOD_MAX_FAILED_SHARE",
@@ -542,7 +541,9 @@ def test_a_server_with_timescaledb_installed_but_not_preloaded(plain_server_env)
 
 def test_simulate_maps_options_to_the_simulator_config(monkeypatch: pytest.MonkeyPatch):
     seen = {}
-    monkeypatch.setattr(simulate_module, "serve",
+    import eodhd_simulator
+
+    monkeypatch.setattr(eodhd_simulator, "serve",
                         lambda host, port, config: seen.update(host=host, port=port,
                                                                config=config))
     result = run("simulate", "--port", "9999", "--seed", "3", "--symbols", "5",

@@ -44,8 +44,6 @@ from eod_pipeline.commands.common import (
 from eod_pipeline.commands.dagster_storage import dagster_env, ensure_dagster_database
 from eod_pipeline.config import DEFAULT_EXCHANGES, PipelineConfig
 from eod_pipeline.eodhd.settings import ENV_BASE_URL, ENV_TOKEN
-from eod_pipeline.simulator import DEFAULT_TOKEN
-from eod_pipeline.simulator.calendar import EXCHANGES as SIMULATED_EXCHANGES
 from eod_pipeline.warehouse.connection import DATABASE_URL_ENV
 from eod_pipeline.warehouse.embedded import default_home
 from eod_pipeline.warehouse.migrations import StorageMode
@@ -144,6 +142,8 @@ def demo_environment(base: Mapping[str, str], home: Path, sim_port: int,
     env = dict(base)
     env["EOD_HOME"] = str(home)
     env[ENV_BASE_URL] = f"http://127.0.0.1:{sim_port}/api"
+    from eodhd_simulator import DEFAULT_TOKEN  # the simulator is its own package
+
     env[ENV_TOKEN] = DEFAULT_TOKEN
     if not env.get("EOD_EXCHANGES") and not env.get("EOD_CONFIG"):
         env["EOD_EXCHANGES"] = DEFAULT_EXCHANGES
@@ -169,6 +169,8 @@ def _check_port_free(port: int, option: str) -> None:
 
 
 def _check_simulated(config: PipelineConfig) -> None:
+    from eodhd_simulator.calendar import EXCHANGES as SIMULATED_EXCHANGES
+
     served = {info.code for info in SIMULATED_EXCHANGES}
     unserved = [s.code for s in config.exchanges if s.code not in served]
     if unserved:
@@ -305,6 +307,8 @@ def demo(port: int, sim_port: int, no_ui: bool) -> None:
         click.secho(line, fg="yellow", bold=True)
 
     home = default_home()  # EOD_HOME or ./.eod_pipeline, as the embedded warehouse uses
+    from eodhd_simulator import DEFAULT_TOKEN
+
     if os.environ.get(ENV_TOKEN, "").strip() not in ("", DEFAULT_TOKEN):
         click.echo(f"note: your {ENV_TOKEN} is not used: the demo talks only to the "
                    "simulator (use `dagster dev -m eod_pipeline.defs` for real data)")

@@ -12,8 +12,6 @@ from typing import Any
 
 import click
 
-from eod_pipeline.simulator import SimulatorConfig, serve
-
 #: The first line `simulate` prints: whoever reads the output must not mistake it for
 #: real market data.
 SIMULATED_NOTICE = ("SIMULATED EODHD API: generated prices for testing and demos, "
@@ -74,6 +72,9 @@ def simulate(host: str, port: int, **fields: Any) -> None:
     /_sim/config, /_sim/reset.
     """
     click.echo(SIMULATED_NOTICE)
+    # Imported here: the simulator is a separate package, off the pipeline's import path.
+    from eodhd_simulator import SimulatorConfig, serve
+
     config = SimulatorConfig(**fields)
     try:
         serve(host=host, port=port, config=config)

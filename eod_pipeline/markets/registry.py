@@ -8,7 +8,7 @@ data appears (../shared/eodhd-api.md: NYSE/NASDAQ about 15 minutes after the clo
 other exchanges 2-3 hours). Holidays change every year and come from the API instead
 (the `exchange_calendars` asset stores them in `eod.exchange_holidays`).
 
-This is the one registry: the simulator (`eod_pipeline.simulator.calendar`) builds its
+This is the one registry: the simulator (`eodhd_simulator.calendar`) builds its
 exchanges on these records, so what the pipeline expects (closes, delays, time zones)
 and what the simulator serves cannot drift apart. The listing facts (MIC, country,
 opening time, venues) are filled in for the exchanges the simulator serves; names, MICs

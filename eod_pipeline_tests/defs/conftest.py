@@ -3,9 +3,9 @@ import datetime as dt
 import dagster as dg
 import pytest
 
-from eod_pipeline.simulator import SimulatorConfig, SimulatorServer
 from eod_pipeline_tests.defs.harness import Harness, make_pipeline
 from eod_pipeline_tests.fixtures.simulator import SIM_NOW, SIM_TOKEN
+from eodhd_simulator import SimulatorConfig, SimulatorServer
 
 
 @pytest.fixture

@@ -21,10 +21,10 @@ from eod_pipeline.defs.assets.prices import price_asset_key
 from eod_pipeline.defs.definitions import build_definitions
 from eod_pipeline.defs.io_manager import WarehouseIOManager
 from eod_pipeline.defs.resources import ClockResource, EodhdResource, WarehouseResource
-from eod_pipeline.simulator import SimulatorServer
 from eod_pipeline.warehouse.reader import read_slice
 from eod_pipeline.warehouse.slices import TableSlice
 from eod_pipeline.warehouse.tables import PRICES
+from eodhd_simulator import SimulatorServer
 
 
 @dataclass

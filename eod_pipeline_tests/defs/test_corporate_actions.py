@@ -63,7 +63,7 @@ def test_a_range_with_two_actions_readjusts_through_its_end(harness_factory):
     """A dividend in October and a split in November, learned in one range run: rows
     between the two must take the split too (the old refetch stopped before the earliest
     action and left them stale while the run succeeded)."""
-    from eod_pipeline.simulator.events import InjectedDividend, InjectedSplit
+    from eodhd_simulator.events import InjectedDividend, InjectedSplit
 
     h = harness_factory("US:2026-06-01", now=dt.datetime(2026, 11, 5, 23, tzinfo=dt.UTC))
     victim = "BRK-B"

@@ -13,9 +13,9 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from eod_pipeline.quality import checks as quality
-from eod_pipeline.simulator.events import Halt
 from eod_pipeline.warehouse import queries
 from eod_pipeline.warehouse.writer import write_frames
+from eodhd_simulator.events import Halt
 
 D = dt.date.fromisoformat
 

@@ -20,9 +20,9 @@ from polars.testing import assert_frame_equal
 from eod_pipeline.defs.resources import ClockResource, WarehouseResource
 from eod_pipeline.defs.sensors import build_daily_refresh_sensor
 from eod_pipeline.quality import checks as quality
-from eod_pipeline.simulator.events import Correction, InjectedDividend, InjectedSplit
 from eod_pipeline.warehouse import queries
 from eod_pipeline_tests.defs.harness import kill_mid_run
+from eodhd_simulator.events import Correction, InjectedDividend, InjectedSplit
 
 D = dt.date.fromisoformat
 START = "2025-10-01"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from eod_pipeline.simulator import SimulatorConfig, SimulatorServer
 from eod_pipeline_tests.e2e.deployment import SYMBOLS, Deployment, run_deployment
 from eod_pipeline_tests.fixtures.simulator import SIM_NOW
+from eodhd_simulator import SimulatorConfig, SimulatorServer
 
 
 @pytest.fixture

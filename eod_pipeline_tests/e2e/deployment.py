@@ -32,9 +32,9 @@ from dagster_graphql import DagsterGraphQLClient
 
 from eod_pipeline.commands.dagster_storage import dagster_env
 from eod_pipeline.commands.demo import dagster_yaml_text
-from eod_pipeline.simulator import SimulatorServer
 from eod_pipeline.warehouse.databases import ensure_database
 from eod_pipeline_tests.fixtures.simulator import SIM_NOW, SIM_TOKEN
+from eodhd_simulator import SimulatorServer
 
 EXCHANGE = "US"
 #: Symbols per exchange of the e2e simulator: small, so runs are quick.

@@ -21,7 +21,6 @@ import psycopg
 import pytest
 from polars.testing import assert_frame_equal
 
-from eod_pipeline.simulator import SimulatorServer
 from eod_pipeline.warehouse.reader import read_slice
 from eod_pipeline.warehouse.slices import TableSlice
 from eod_pipeline.warehouse.tables import PRICES
@@ -32,6 +31,7 @@ from eod_pipeline_tests.e2e.deployment import (
     expected_prices,
 )
 from eod_pipeline_tests.fixtures.simulator import SIM_NOW, SIM_TOKEN
+from eodhd_simulator import SimulatorServer
 
 # Takes about 70-95 s, mostly the backfill daemon's fixed 30 s loop (it looks once to
 # launch the run and once more to close the backfill): marked so it can be deselected

@@ -42,7 +42,6 @@ from dagster._core.events import DagsterEventType
 from polars.testing import assert_frame_equal
 
 from eod_pipeline.defs.reaper import Worker, process_alive, run_worker
-from eod_pipeline.simulator import SimulatorServer
 from eod_pipeline.warehouse.reader import read_slice
 from eod_pipeline.warehouse.slices import TableSlice
 from eod_pipeline.warehouse.tables import PRICES
@@ -53,6 +52,7 @@ from eod_pipeline_tests.e2e.deployment import (
     expected_prices,
     run_deployment,
 )
+from eodhd_simulator import SimulatorServer
 
 #: Two weeks of weekdays, no US holiday inside: a range backfill of ten partitions.
 RANGE = (dt.date(2026, 11, 2), dt.date(2026, 11, 13))

@@ -24,12 +24,12 @@ import psycopg
 import pytest
 from polars.testing import assert_frame_equal
 
-from eod_pipeline.simulator import SimulatorServer
 from eod_pipeline.warehouse.reader import read_slice
 from eod_pipeline.warehouse.slices import TableSlice
 from eod_pipeline.warehouse.tables import PRICES
 from eod_pipeline_tests.e2e.deployment import EXCHANGE, Deployment, expected_prices
 from eod_pipeline_tests.fixtures.simulator import SIM_TOKEN
+from eodhd_simulator import SimulatorServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 

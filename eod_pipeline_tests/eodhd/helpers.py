@@ -14,8 +14,8 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from eod_pipeline.eodhd import EodhdClient, EodhdSettings
-from eod_pipeline.simulator import SimulatorServer
 from eod_pipeline_tests.fixtures.simulator import SIM_NOW, SIM_TOKEN
+from eodhd_simulator import SimulatorServer
 
 T = TypeVar("T")
 

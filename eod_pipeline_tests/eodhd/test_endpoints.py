@@ -21,8 +21,8 @@ from eod_pipeline.eodhd import (
     schemas,
 )
 from eod_pipeline.eodhd import parsing as P
-from eod_pipeline.simulator import SimulatorServer
 from eod_pipeline_tests.eodhd.helpers import SIM_DAY, SIM_NOW, client_for, run, settings_for
+from eodhd_simulator import SimulatorServer
 
 #: Codes that must survive URL encoding: &, ', -, non-ASCII (the contract).
 SPECIAL = [

@@ -17,8 +17,8 @@ from eod_pipeline.eodhd import (
     RetriesExhaustedError,
     TickerNotFoundError,
 )
-from eod_pipeline.simulator import SimulatorServer
 from eod_pipeline_tests.eodhd.helpers import SIM_NOW, client_for, run, settings_for
+from eodhd_simulator import SimulatorServer
 
 START = dt.date(2026, 1, 1)
 TICKERS = [("US", "BRK-B"), ("US", "PB&J"), ("LSE", "M&G"), ("XETRA", "MÜV2"), ("US", "BF-B")]

@@ -9,8 +9,8 @@ import pytest
 
 from eod_pipeline.markets.calendar import newest_available_day
 from eod_pipeline.markets.registry import EXCHANGES, ExchangeInfo, exchange_info
-from eod_pipeline.simulator import SimulatorConfig, Universe
-from eod_pipeline.simulator.calendar import EXCHANGES as SIMULATED
+from eodhd_simulator import SimulatorConfig, Universe
+from eodhd_simulator.calendar import EXCHANGES as SIMULATED
 
 
 @pytest.mark.parametrize("simulated", SIMULATED, ids=lambda x: x.code)

@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 
 from eod_pipeline.eodhd.schemas import EOD_HISTORY
-from eod_pipeline.simulator import SimulatorServer
+from eodhd_simulator import SimulatorServer
 
 
 @dataclass

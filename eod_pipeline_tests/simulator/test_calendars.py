@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from eod_pipeline.simulator import SimulatorConfig, SimulatorServer, Universe
-from eod_pipeline.simulator.calendar import DETAILS_WINDOW
 from eod_pipeline_tests.fixtures.simulator import SIM_NOW
 from eod_pipeline_tests.simulator.helpers import fetch
+from eodhd_simulator import SimulatorConfig, SimulatorServer, Universe
+from eodhd_simulator.calendar import DETAILS_WINDOW
 
 NY = ZoneInfo("America/New_York")
 

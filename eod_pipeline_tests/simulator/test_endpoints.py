@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from eod_pipeline.simulator import SimulatorServer
 from eod_pipeline_tests.fixtures.simulator import SIM_NOW, SimulatorFactory
 from eod_pipeline_tests.simulator.helpers import fetch, history_frame, ticker_path
+from eodhd_simulator import SimulatorServer
 
 NY = ZoneInfo("America/New_York")
 

@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 import aiohttp
 import pytest
 
-from eod_pipeline.simulator import SimulatorConfig, SimulatorServer, control, running_simulator
-from eod_pipeline.simulator.faults import MALFORMED_KINDS
 from eod_pipeline_tests.fixtures.simulator import SIM_NOW, SIM_TOKEN, SimulatorFactory
 from eod_pipeline_tests.simulator.helpers import fetch
+from eodhd_simulator import SimulatorConfig, SimulatorServer, control, running_simulator
+from eodhd_simulator.faults import MALFORMED_KINDS
 
 
 def test_costs_follow_the_table(simulator_factory: SimulatorFactory) -> None:

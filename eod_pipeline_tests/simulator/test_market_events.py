@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from eod_pipeline.simulator import (
+from eod_pipeline_tests.fixtures.simulator import SIM_NOW, SimulatorFactory
+from eod_pipeline_tests.simulator.helpers import fetch, ticker_path
+from eodhd_simulator import (
     Correction,
     Halt,
     InjectedDividend,
@@ -18,8 +20,6 @@ from eod_pipeline.simulator import (
     SimulatorServer,
     control,
 )
-from eod_pipeline_tests.fixtures.simulator import SIM_NOW, SimulatorFactory
-from eod_pipeline_tests.simulator.helpers import fetch, ticker_path
 
 #: A liquid US ticker present all through the simulated years (a SPECIAL_SYMBOLS entry).
 CODE = "BRK-B"

@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 
 from eod_pipeline.eodhd.schemas import EOD_HISTORY
-from eod_pipeline.simulator import SimulatorConfig, Universe
 from eod_pipeline_tests.fixtures.simulator import SIM_NOW
+from eodhd_simulator import SimulatorConfig, Universe
 
 NY = ZoneInfo("America/New_York")
 

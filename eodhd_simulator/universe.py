@@ -18,21 +18,21 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, date, datetime
 
-from eod_pipeline.simulator import render
-from eod_pipeline.simulator.answers import Answers
-from eod_pipeline.simulator.cache import shared_path
-from eod_pipeline.simulator.calendar import (
+from eodhd_simulator import render
+from eodhd_simulator.answers import Answers
+from eodhd_simulator.cache import shared_path
+from eodhd_simulator.calendar import (
     DETAILS_WINDOW,
     EXCHANGES,
     SimulatedExchange,
     TradingCalendar,
 )
-from eod_pipeline.simulator.config import SimulatorConfig
-from eod_pipeline.simulator.events import Correction, check_path_events
-from eod_pipeline.simulator.paths import PathEvent, SymbolPath
-from eod_pipeline.simulator.paths import corrected as corrected_path
-from eod_pipeline.simulator.symbols import SymbolInfo, make_symbols
-from eod_pipeline.simulator.walk import generate_path
+from eodhd_simulator.config import SimulatorConfig
+from eodhd_simulator.events import Correction, check_path_events
+from eodhd_simulator.paths import PathEvent, SymbolPath
+from eodhd_simulator.paths import corrected as corrected_path
+from eodhd_simulator.symbols import SymbolInfo, make_symbols
+from eodhd_simulator.walk import generate_path
 
 #: Calendars cover up to this year at least, and at least a year past both the real
 #: clock's year and the configured simulator clock's year, so a clock walk near the end of

@@ -18,11 +18,11 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from eod_pipeline.simulator import render
-from eod_pipeline.simulator.app import make_app
-from eod_pipeline.simulator.config import SimulatorConfig
-from eod_pipeline.simulator.state import SimulatorState
-from eod_pipeline.simulator.universe import Universe
+from eodhd_simulator import render
+from eodhd_simulator.app import make_app
+from eodhd_simulator.config import SimulatorConfig
+from eodhd_simulator.state import SimulatorState
+from eodhd_simulator.universe import Universe
 
 T = TypeVar("T")
 

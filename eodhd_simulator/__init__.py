@@ -18,21 +18,21 @@ Market events a test places exactly (see `events.py`), at start-up or while it r
 """
 
 from eod_pipeline.markets.registry import ExchangeInfo
-from eod_pipeline.simulator.actions import Dividend, Split
-from eod_pipeline.simulator.app import make_app
-from eod_pipeline.simulator.calendar import SimulatedExchange, TradingCalendar
-from eod_pipeline.simulator.config import DEFAULT_TOKEN, RUNTIME_FIELDS, SimulatorConfig
-from eod_pipeline.simulator.events import Correction, Halt, InjectedDividend, InjectedSplit
-from eod_pipeline.simulator.server import (
+from eodhd_simulator.actions import Dividend, Split
+from eodhd_simulator.app import make_app
+from eodhd_simulator.calendar import SimulatedExchange, TradingCalendar
+from eodhd_simulator.config import DEFAULT_TOKEN, RUNTIME_FIELDS, SimulatorConfig
+from eodhd_simulator.events import Correction, Halt, InjectedDividend, InjectedSplit
+from eodhd_simulator.server import (
     RunningSimulator,
     SimulatorServer,
     control,
     running_simulator,
     serve,
 )
-from eod_pipeline.simulator.state import SimulatorState
-from eod_pipeline.simulator.symbols import SymbolInfo
-from eod_pipeline.simulator.universe import Universe
+from eodhd_simulator.state import SimulatorState
+from eodhd_simulator.symbols import SymbolInfo
+from eodhd_simulator.universe import Universe
 
 __all__ = [
     "DEFAULT_TOKEN",

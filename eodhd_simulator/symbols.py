@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from eod_pipeline.markets.registry import exchange_info
-from eod_pipeline.simulator.seeds import rng
+from eodhd_simulator.seeds import rng
 
 #: Share of symbols that are delisted (the brief: ~15%).
 DELISTED_SHARE = 0.15

@@ -14,8 +14,8 @@ from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from eod_pipeline.simulator.config import SimulatorConfig
-from eod_pipeline.simulator.seeds import stable_seed
+from eodhd_simulator.config import SimulatorConfig
+from eodhd_simulator.seeds import stable_seed
 
 #: Daily maintenance window when 5xx are more frequent (the contract: around
 #: 05:30-06:00 GMT).

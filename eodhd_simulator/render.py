@@ -20,7 +20,7 @@ from typing import Any
 
 import polars as pl
 
-from eod_pipeline.simulator.paths import SymbolPath
+from eodhd_simulator.paths import SymbolPath
 
 #: CSV headers (the contract, "CSV, where it appears").
 EOD_CSV_HEADER = b"Date,Open,High,Low,Close,Adjusted_close,Volume\n"

@@ -15,8 +15,8 @@ from typing import Any
 
 import polars as pl
 
-from eod_pipeline.simulator.actions import Dividend, Split
-from eod_pipeline.simulator.events import Correction, Halt, InjectedDividend, InjectedSplit
+from eodhd_simulator.actions import Dividend, Split
+from eodhd_simulator.events import Correction, Halt, InjectedDividend, InjectedSplit
 
 #: Events that shape a path when it is generated (corrections are applied afterwards).
 PathEvent = Halt | InjectedSplit | InjectedDividend

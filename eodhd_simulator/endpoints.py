@@ -16,10 +16,10 @@ from typing import Any
 
 from aiohttp import web
 
-from eod_pipeline.simulator import render
-from eod_pipeline.simulator.accounting import COSTS
-from eod_pipeline.simulator.paths import SymbolPath
-from eod_pipeline.simulator.state import SimulatorState
+from eodhd_simulator import render
+from eodhd_simulator.accounting import COSTS
+from eodhd_simulator.paths import SymbolPath
+from eodhd_simulator.state import SimulatorState
 
 #: Venues the US bulk endpoint also accepts (the contract: NYSE, NASDAQ, BATS, AMEX).
 US_BULK_VENUES = frozenset({"NYSE", "NASDAQ", "BATS", "AMEX"})

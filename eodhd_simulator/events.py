@@ -16,8 +16,8 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from eod_pipeline.simulator.calendar import TradingCalendar
-    from eod_pipeline.simulator.symbols import SymbolInfo
+    from eodhd_simulator.calendar import TradingCalendar
+    from eodhd_simulator.symbols import SymbolInfo
 
 #: Bar fields a correction may revise. adjusted_close is derived from close and the
 #: published actions, so it follows a close correction and cannot be set on its own.

@@ -28,11 +28,11 @@ from typing import Any
 
 from aiohttp import web
 
-from eod_pipeline.simulator import render
-from eod_pipeline.simulator.accounting import COSTS, Ledger
-from eod_pipeline.simulator.config import SimulatorConfig
-from eod_pipeline.simulator.endpoints import Answer, BadRequest, Call, Endpoint, NotFound
-from eod_pipeline.simulator.state import STATE_KEY, SimulatorState
+from eodhd_simulator import render
+from eodhd_simulator.accounting import COSTS, Ledger
+from eodhd_simulator.config import SimulatorConfig
+from eodhd_simulator.endpoints import Answer, BadRequest, Call, Endpoint, NotFound
+from eodhd_simulator.state import STATE_KEY, SimulatorState
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from eod_pipeline.simulator.actions import Dividend, Split, split_adjusted_value
-from eod_pipeline.simulator.paths import SymbolPath
+from eodhd_simulator.actions import Dividend, Split, split_adjusted_value
+from eodhd_simulator.paths import SymbolPath
 
 if TYPE_CHECKING:
-    from eod_pipeline.simulator.symbols import SymbolInfo
+    from eodhd_simulator.symbols import SymbolInfo
 
 
 def _schemas() -> Any:

@@ -18,7 +18,7 @@ from statistics import NormalDist
 
 import polars as pl
 
-from eod_pipeline.simulator.actions import (
+from eodhd_simulator.actions import (
     DIV_SCHEDULE,
     Dividend,
     Split,
@@ -26,11 +26,11 @@ from eod_pipeline.simulator.actions import (
     dividend_record,
     split_dates,
 )
-from eod_pipeline.simulator.calendar import TradingCalendar
-from eod_pipeline.simulator.events import Halt, InjectedDividend, InjectedSplit
-from eod_pipeline.simulator.paths import PATH_SCHEMA, PRICE_DECIMALS, PathEvent, SymbolPath
-from eod_pipeline.simulator.seeds import rng
-from eod_pipeline.simulator.symbols import FOREX_PAIRS, SymbolInfo
+from eodhd_simulator.calendar import TradingCalendar
+from eodhd_simulator.events import Halt, InjectedDividend, InjectedSplit
+from eodhd_simulator.paths import PATH_SCHEMA, PRICE_DECIMALS, PathEvent, SymbolPath
+from eodhd_simulator.seeds import rng
+from eodhd_simulator.symbols import FOREX_PAIRS, SymbolInfo
 
 #: Thin trading (see `SymbolInfo.illiquid`): chance of a missing day and of a flat
 #: zero-volume day.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from eod_pipeline.simulator.events import (
+from eodhd_simulator.events import (
     EVENT_FIELDS,
     Correction,
     Halt,

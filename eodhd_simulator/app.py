@@ -12,16 +12,16 @@ from datetime import datetime
 
 from aiohttp import web
 
-from eod_pipeline.simulator.config import SimulatorConfig
-from eod_pipeline.simulator.endpoints import ENDPOINTS
-from eod_pipeline.simulator.middlewares import (
+from eodhd_simulator.config import SimulatorConfig
+from eodhd_simulator.endpoints import ENDPOINTS
+from eodhd_simulator.middlewares import (
     API_ROUTES,
     MIDDLEWARES,
     json_response,
     serve_endpoint,
 )
-from eod_pipeline.simulator.state import STATE_KEY, SimulatorState
-from eod_pipeline.simulator.universe import Universe
+from eodhd_simulator.state import STATE_KEY, SimulatorState
+from eodhd_simulator.universe import Universe
 
 __all__ = ["STATE_KEY", "SimulatorState", "make_app"]
 

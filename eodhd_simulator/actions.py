@@ -12,9 +12,9 @@ import random
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from eod_pipeline.simulator.calendar import TradingCalendar
-from eod_pipeline.simulator.seeds import rng
-from eod_pipeline.simulator.symbols import SymbolInfo
+from eodhd_simulator.calendar import TradingCalendar
+from eodhd_simulator.seeds import rng
+from eodhd_simulator.symbols import SymbolInfo
 
 #: Mean years between splits for stocks and ETFs.
 SPLIT_MEAN_YEARS = 12.0

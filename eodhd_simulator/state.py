@@ -8,11 +8,11 @@ from typing import Any
 
 from aiohttp import web
 
-from eod_pipeline.simulator.accounting import Ledger
-from eod_pipeline.simulator.config import SimulatorConfig
-from eod_pipeline.simulator.events import EVENT_FIELDS
-from eod_pipeline.simulator.faults import FaultInjector
-from eod_pipeline.simulator.universe import Universe
+from eodhd_simulator.accounting import Ledger
+from eodhd_simulator.config import SimulatorConfig
+from eodhd_simulator.events import EVENT_FIELDS
+from eodhd_simulator.faults import FaultInjector
+from eodhd_simulator.universe import Universe
 
 
 class SimulatorState:

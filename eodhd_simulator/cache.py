@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
-from eod_pipeline.simulator.paths import PathEvent, SymbolPath
-from eod_pipeline.simulator.symbols import SymbolInfo
+from eodhd_simulator.paths import PathEvent, SymbolPath
+from eodhd_simulator.symbols import SymbolInfo
 
 SHARED_PATHS_MAX = 4000
 
