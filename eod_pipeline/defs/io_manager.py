@@ -9,9 +9,15 @@ Assets declare where their rows go in their metadata:
 - `eod/slice`: constant columns of the asset, e.g. `{"exchange": "US"}` for the US prices
   asset, so its partitions never touch another exchange's rows.
 
-An asset may return one DataFrame or `LoggedBatch` (rows plus the facts that commit with
-them), an iterator of them, or a `FrameStream` (an iterator with a closing summary);
-returning None means there was nothing to write.
+Every asset that stores rows hands them to this I/O manager (the one write pattern; the
+README's Architecture section says why). What it returns picks the write kind:
+
+- a DataFrame or `LoggedBatch` (rows plus the facts that commit with them), an iterator
+  of them, or a `FrameStream` (an iterator with a closing summary): merged into the
+  asset's slice by the table writer, one transaction per batch;
+- a `SymbolSnapshot`: a snapshot upsert (symbols missing from it are marked
+  disappeared, never deleted);
+- None: nothing to write.
 """
 
 
@@ -26,6 +32,7 @@ from eod_pipeline.defs.partitions import window_dates
 from eod_pipeline.defs.resources import WarehouseResource
 from eod_pipeline.warehouse.reader import read_slice
 from eod_pipeline.warehouse.slices import DateRange, TableSlice
+from eod_pipeline.warehouse.symbols import SymbolSnapshot, upsert_snapshot
 from eod_pipeline.warehouse.tables import TableSpec, table_spec
 from eod_pipeline.warehouse.writer import TableWriter
 
@@ -98,6 +105,9 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             return
         metadata = context.definition_metadata or {}
         spec = _table(metadata, context.asset_key)
+        if isinstance(obj, SymbolSnapshot):
+            self._store_snapshot(context, spec, obj)
+            return
         where = table_slice(context, spec, metadata)
         with self.warehouse.connect() as conn:
             writer = TableWriter(conn, spec, where, run_id=context.run_id)
@@ -123,6 +133,30 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         )
         if isinstance(obj, FrameStream):
             context.add_output_metadata(obj.finish())
+
+    def _store_snapshot(self, context: dg.OutputContext, spec: TableSpec,
+                        snapshot: SymbolSnapshot) -> None:
+        keys = list(context.asset_partition_keys) if context.has_asset_partitions else []
+        if spec.name != "symbols" or keys != [snapshot.exchange]:
+            raise dg.DagsterInvariantViolationError(
+                f"{context.asset_key.to_user_string()}: a symbol snapshot of "
+                f"{snapshot.exchange} goes to eod.symbols from that exchange's partition, "
+                f"not to {spec.qualified_name} from partitions {keys}")
+        with self.warehouse.connect() as conn:
+            report = upsert_snapshot(conn, snapshot.exchange, snapshot.frame,
+                                     snapshot.seen_on)
+        context.log.info(
+            f"{snapshot.exchange}: {report.symbols} symbols ({report.new} new, "
+            f"{report.delisted} delisted, {report.disappeared} disappeared since the last "
+            "snapshot)")
+        context.add_output_metadata({
+            "dagster/row_count": report.symbols,
+            "dagster/table_name": spec.qualified_name,
+            "write_mode": "snapshot",
+            "symbols_new": report.new,
+            "symbols_delisted": report.delisted,
+            "symbols_disappeared": report.disappeared,
+        })
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:
         upstream = context.upstream_output

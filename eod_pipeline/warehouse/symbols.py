@@ -19,6 +19,20 @@ from eod_pipeline.warehouse.writer import copy_frame
 
 
 @dataclass(frozen=True)
+class SymbolSnapshot:
+    """One exchange's full symbol list as seen on one day.
+
+    An asset returns it to the I/O manager, which stores it with `upsert_snapshot`: a
+    snapshot is not a slice to merge (symbols missing from it are marked, not deleted).
+    """
+
+    exchange: str
+    #: The client's SYMBOLS columns (code, name, ..., delisted).
+    frame: pl.DataFrame
+    seen_on: dt.date
+
+
+@dataclass(frozen=True)
 class SnapshotReport:
     symbols: int
     new: int

@@ -28,3 +28,38 @@ def test_every_price_column_has_a_description_in_the_ui_schema():
     assert set(described) == set(PRICES.column_names)
     assert all(described.values()), described
     assert "adjusted" in described["adjusted_close"]
+
+
+def test_only_the_io_manager_writes_rows_from_the_code_location():
+    """The one Dagster write pattern: assets return rows, the I/O manager stores them.
+
+    No module of the code location but the I/O manager imports a warehouse writer, and
+    every asset naming a table (`eod/table`) is stored by the warehouse I/O manager.
+    """
+    import ast
+    from pathlib import Path
+
+    import eod_pipeline.defs as defs_package
+
+    writers = {"eod_pipeline.warehouse.writer", "eod_pipeline.warehouse.symbols"}
+    importers = set()
+    for path in Path(defs_package.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module in writers:
+                names = {a.name for a in node.names}
+                # Types describing what an asset returns are not writes.
+                if names - {"SymbolSnapshot"}:
+                    importers.add(path.name)
+    assert importers == {"io_manager.py"}
+
+    pipeline = PipelineConfig(exchanges=parse_exchanges(
+        "US", dt.date(2024, 1, 2), dt.date(2026, 11, 20)))
+    defs = build_definitions(pipeline)
+    tables = {}
+    for asset in defs.assets:
+        for key, spec in asset.specs_by_key.items():
+            if "eod/table" in spec.metadata:
+                tables[key.to_user_string()] = asset.get_io_manager_key_for_asset_key(key)
+    assert {"exchanges", "symbol_lists", "exchange_calendars", "eod_prices/US",
+            "eod_splits/US", "eod_adjustments/US"} <= set(tables)
+    assert set(tables.values()) == {"io_manager"}

@@ -64,12 +64,13 @@ def assert_token_nowhere(h, token: str = SIM_TOKEN) -> None:
     for record in h.instance.get_run_records():
         for event in h.instance.all_logs(record.dagster_run.run_id):
             assert token not in str(event)
-    base = getattr(h.instance.compute_log_manager, "_base_dir", None) or getattr(
-        getattr(h.instance.compute_log_manager, "local_manager", None), "_base_dir", None)
-    if base and Path(base).exists():
-        for path in Path(base).rglob("*"):
-            if path.is_file():
-                assert token not in path.read_text(errors="replace"), path
+    # Everything the instance wrote (captured compute logs, event and run storage) lives
+    # under its root directory; the scan must find the captured step logs, or it proves
+    # nothing.
+    files = [p for p in Path(h.instance.root_directory).rglob("*") if p.is_file()]
+    assert any(p.suffix in (".err", ".out") for p in files), "no captured compute logs"
+    for path in files:
+        assert token.encode() not in path.read_bytes(), path
     with psycopg.connect(h.warehouse_url) as conn:
         tables = [r[0] for r in conn.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'eod'")]

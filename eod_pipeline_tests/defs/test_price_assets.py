@@ -2,7 +2,9 @@
 
 import datetime as dt
 
+import dagster as dg
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
 
 from eod_pipeline.defs.assets.prices import price_asset_key
@@ -84,10 +86,12 @@ def test_forced_strategy_and_bad_strategy_value(harness):
                               run_config=_config("bulk_by_date"))
     assert _md(forced)["strategy"] == "bulk_by_date"
     assert _md(forced)["calls_spent"] == 200
-    bad = harness.backfill("US", "2026-11-19", "2026-11-20", run_config=_config("cheapest"),
-                           raise_on_error=False)
-    assert not bad.success
-    assert "strategy: 'cheapest' is not one of" in str(bad.all_events)
+    runs_before = len(harness.instance.get_run_records())
+    with pytest.raises(dg.DagsterInvalidConfigError,
+                       match="strategy not in enum type ForcedStrategy got cheapest"):
+        harness.backfill("US", "2026-11-19", "2026-11-20", run_config=_config("cheapest"),
+                         raise_on_error=False)
+    assert len(harness.instance.get_run_records()) == runs_before
 
 
 def _config(strategy: str) -> dict:

@@ -378,31 +378,21 @@ def test_symbols_constants_and_null_isin() -> None:
     }
 
 
-def test_parse_speed_of_a_ten_year_history() -> None:
-    """~2,500 rows must parse in a few ms (the fetch loop needs >= 200 histories/s)."""
-    import time
-
+def test_a_ten_year_history_parses_every_row_exactly() -> None:
+    """~2,500 rows of one history parse into the schema's types with every value kept
+    (how fast is `benchmarks/bench_fetch.py`'s job, not a test's)."""
+    days = [dt.date(2016, 1, 1) + dt.timedelta(days=i) for i in range(2500)]
     rows = b",".join(
         b'{"date":"%s","open":%r,"high":%r,"low":%r,"close":%r,"adjusted_close":%r,"volume":%d}'
-        % (
-            (dt.date(2016, 1, 1) + dt.timedelta(days=i)).isoformat().encode(),
-            10.0 + i / 7,
-            11.0 + i / 7,
-            9.0 + i / 7,
-            10.5 + i / 7,
-            10.4 + i / 7,
-            1000 + i,
-        )
-        for i in range(2500)
+        % (day.isoformat().encode(), 10.0 + i / 7, 11.0 + i / 7, 9.0 + i / 7, 10.5 + i / 7,
+           10.4 + i / 7, 1000 + i)
+        for i, day in enumerate(days)
     )
-    body = b"[" + rows + b"]"
-    P.parse_table(body, P.EOD_HISTORY_SPEC)
-    began = time.perf_counter()
-    for _ in range(20):
-        df = P.parse_table(body, P.EOD_HISTORY_SPEC)
-    per_parse = (time.perf_counter() - began) / 20
+    df = P.parse_table(b"[" + rows + b"]", P.EOD_HISTORY_SPEC)
     assert df.height == 2500
-    assert per_parse < 0.02, f"{per_parse * 1000:.1f} ms per 2,500-row history"
+    assert df["date"].to_list() == days
+    assert df["close"].to_list() == [10.5 + i / 7 for i in range(2500)]
+    assert df["volume"].to_list() == [1000 + i for i in range(2500)]
 
 
 def test_frame_dtypes_exact_for_empty_and_all_null_columns() -> None:

@@ -13,7 +13,7 @@ import dagster as dg
 import polars as pl
 
 from eod_pipeline.config import DEFAULT_MAX_FAILED_SHARE, ExchangeSetting, PipelineConfig
-from eod_pipeline.defs.assets.prices import OWNERS, price_asset_key
+from eod_pipeline.defs.assets.prices import OWNERS, price_asset_key, reference_deps
 from eod_pipeline.defs.frame_stream import FrameStream
 from eod_pipeline.defs.kinds import table_kinds
 from eod_pipeline.defs.partitions import trading_date_partitions, window_dates
@@ -55,6 +55,7 @@ def build_event_asset(setting: ExchangeSetting, kind: EventKind,
         group_name=ACTIONS_GROUP,
         partitions_def=trading_date_partitions(setting),
         backfill_policy=dg.BackfillPolicy.single_run(),
+        deps=reference_deps(code),
         metadata={"eod/table": kind.table.name, "partition_expr": "date",
                   "eod/slice": {"exchange": code}},
         description=(
@@ -90,7 +91,7 @@ def build_event_asset(setting: ExchangeSetting, kind: EventKind,
             entries = [(s, spans[s].start, spans[s].end, n, 0, None, None)
                        for s, n in fetched.fetched.items()]
         batch = LoggedBatch(frame, ((FETCH_LOG, coverage.log_frame(
-            code, kind.name, context.run_id, entries)),))
+            code, kind.name, context.run.run_id, entries)),))
 
         def finish() -> dict:
             md = {
@@ -162,7 +163,7 @@ def build_adjustments_asset(setting: ExchangeSetting, pipeline: PipelineConfig,
             bulk_days=(), tickers=tickers, bulk_cost=0, ticker_cost=len(tickers),
             tickers_known=len(tickers), tickers_skipped=0,
         )
-        stream = PriceStream(eodhd.settings(), plan, context.run_id,
+        stream = PriceStream(eodhd.settings(), plan, context.run.run_id,
                              context.log, pipeline.max_failed_share, pipeline.batch_rows,
                              dataset="adjustments")
 

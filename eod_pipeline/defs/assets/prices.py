@@ -8,6 +8,7 @@ while later requests are still in flight.
 
 
 import datetime as dt
+from enum import Enum
 
 import dagster as dg
 
@@ -44,11 +45,22 @@ def revise_from(tags: dict[str, str]) -> dt.date | None:
                          "(YYYY-MM-DD)") from None
 
 
+class ForcedStrategy(Enum):
+    """The strategies a run may be forced to: `Strategy` without `nothing_missing`.
+
+    Member names equal their values because Dagster's config shows and accepts the names.
+    """
+
+    bulk_by_date = Strategy.BULK.value
+    per_ticker_history = Strategy.TICKER.value
+
+
 class PriceFetchConfig(dg.Config):
     """Run options, settable in the launchpad."""
 
-    strategy: str | None = None
-    """Force `bulk_by_date` or `per_ticker_history` instead of the cheaper one."""
+    strategy: ForcedStrategy | None = None
+    """Force `bulk_by_date` or `per_ticker_history` instead of the cheaper one (the
+    launchpad offers the two; anything else is refused before the run starts)."""
     refetch: bool = False
     """Fetch the range again even where the fetch log says it is known (e.g. to pick up
     late corrections); by default a run spends calls only on what is missing."""
@@ -68,13 +80,12 @@ def chosen_tickers(code: str, wanted: list[str], listed: list[str]) -> list[str]
     return sorted(set(wanted))
 
 
-def _strategy(value: str | None) -> Strategy | None:
-    if not value:
-        return None
-    choices = (Strategy.BULK.value, Strategy.TICKER.value)
-    if value not in choices:
-        raise ValueError(f"strategy: {value!r} is not one of {', '.join(choices)}")
-    return Strategy(value)
+def reference_deps(code: str) -> list[dg.AssetDep]:
+    """The exchange's symbol list and calendar, which every fetch plan reads: declared so
+    the lineage shows them and the UI marks the assets stale when they change."""
+    mapping = dg.SpecificPartitionsPartitionMapping([code])
+    return [dg.AssetDep(name, partition_mapping=mapping)
+            for name in ("symbol_lists", "exchange_calendars")]
 
 
 def price_asset_key(code: str) -> dg.AssetKey:
@@ -103,8 +114,7 @@ def build_price_asset(setting: ExchangeSetting, pipeline: PipelineConfig,
         group_name=PRICES_GROUP,
         partitions_def=trading_date_partitions(setting),
         backfill_policy=dg.BackfillPolicy.single_run(),
-        deps=[dg.AssetDep("symbol_lists",
-                          partition_mapping=dg.SpecificPartitionsPartitionMapping([code]))],
+        deps=reference_deps(code),
         metadata={"eod/table": "prices", "partition_expr": "date", "eod/slice": {"exchange": code},
                   "exchange": code, "timezone": info.timezone, "currency": info.currency},
         description=(
@@ -122,7 +132,7 @@ def build_price_asset(setting: ExchangeSetting, pipeline: PipelineConfig,
                eodhd: EodhdResource, warehouse: WarehouseResource,
                clock: ClockResource) -> FrameStream:
         start, end = window_dates(context.partition_time_window)
-        force = _strategy(config.strategy)
+        force = Strategy(config.strategy.value) if config.strategy else None
         revise = revise_from(context.run.tags)
         # Late corrections: days from `revise` on count as unknown unless fetched after
         # the run's last day was published (such a fetch already has the corrections).
@@ -161,7 +171,7 @@ def build_price_asset(setting: ExchangeSetting, pipeline: PipelineConfig,
             user, _ = eodhd.run(lambda client: client.ensure_quota(plan.calls))
             context.log.info(f"Quota: {user.remaining} calls left today, this run needs "
                              f"{plan.calls}")
-        stream = PriceStream(eodhd.settings(), plan, context.run_id,
+        stream = PriceStream(eodhd.settings(), plan, context.run.run_id,
                              context.log, pipeline.max_failed_share, pipeline.batch_rows,
                              clock=clock.now)
 

@@ -1,4 +1,9 @@
-"""Reference assets: the exchanges list, exchange calendars, and symbol lists."""
+"""Reference assets: the exchanges list, exchange calendars, and symbol lists.
+
+Like every asset that stores rows, they return them to the warehouse I/O manager: the
+calendars as a frame merged into their exchange's slice of eod.exchange_holidays, the
+symbol lists as a `SymbolSnapshot`.
+"""
 
 
 import datetime as dt
@@ -9,10 +14,9 @@ import polars as pl
 from eod_pipeline.config import PipelineConfig
 from eod_pipeline.defs.io_manager import column_schema
 from eod_pipeline.defs.partitions import exchange_partitions
-from eod_pipeline.defs.resources import ClockResource, EodhdResource, WarehouseResource
-from eod_pipeline.warehouse.symbols import upsert_snapshot
+from eod_pipeline.defs.resources import ClockResource, EodhdResource
+from eod_pipeline.warehouse.symbols import SymbolSnapshot
 from eod_pipeline.warehouse.tables import EXCHANGE_HOLIDAYS, EXCHANGES, SYMBOLS
-from eod_pipeline.warehouse.writer import write_frames
 
 OWNERS = ["team:market-data"]
 KINDS = {"python", "polars", "postgres"}
@@ -50,10 +54,11 @@ def build_reference_assets(config: PipelineConfig) -> list[dg.AssetsDefinition]:
         owners=OWNERS,
         kinds=KINDS,
         pool="eodhd",
+        metadata={"eod/table": EXCHANGE_HOLIDAYS.name, "partition_expr": "exchange",
+                  "dagster/column_schema": column_schema(EXCHANGE_HOLIDAYS)},
     )
     def exchange_calendars(context: dg.AssetExecutionContext, eodhd: EodhdResource,
-                           warehouse: WarehouseResource, clock: ClockResource
-                           ) -> dg.MaterializeResult:
+                           clock: ClockResource) -> pl.DataFrame:
         code = context.partition_key
         today = clock.now().date()
         details, usage = eodhd.run(
@@ -64,18 +69,10 @@ def build_reference_assets(config: PipelineConfig) -> list[dg.AssetsDefinition]:
             .unique(subset=["date"], keep="first")
             .select(pl.lit(code).alias("exchange"), "date", "holiday", "type")
         )
-        with warehouse.connect() as conn:
-            report = write_frames(conn, EXCHANGE_HOLIDAYS, holidays)
-            conn.commit()
-        return dg.MaterializeResult(
-            metadata={
-                "timezone": details.timezone,
-                "holidays": holidays.height,
-                "rows_inserted": report.inserted,
-                "calls_spent": usage["calls_spent"],
-                "dagster/table_name": EXCHANGE_HOLIDAYS.qualified_name,
-            }
-        )
+        context.add_output_metadata({"timezone": details.timezone,
+                                     "holidays": holidays.height,
+                                     "calls_spent": usage["calls_spent"]})
+        return holidays
 
     @dg.asset(
         group_name="eod_reference",
@@ -88,28 +85,15 @@ def build_reference_assets(config: PipelineConfig) -> list[dg.AssetsDefinition]:
         owners=OWNERS,
         kinds=KINDS,
         pool="eodhd",
-        metadata={"dagster/table_name": SYMBOLS.qualified_name,
+        metadata={"eod/table": SYMBOLS.name, "partition_expr": "exchange",
+                  "dagster/table_name": SYMBOLS.qualified_name,
                   "dagster/column_schema": column_schema(SYMBOLS)},
     )
     def symbol_lists(context: dg.AssetExecutionContext, eodhd: EodhdResource,
-                     warehouse: WarehouseResource, clock: ClockResource
-                     ) -> dg.MaterializeResult:
+                     clock: ClockResource) -> SymbolSnapshot:
         code = context.partition_key
         snapshot, usage = eodhd.run(lambda client: client.all_symbols(code))
-        with warehouse.connect() as conn:
-            report = upsert_snapshot(conn, code, snapshot, clock.now().date())
-        context.log.info(
-            f"{code}: {report.symbols} symbols ({report.new} new, {report.delisted} delisted, "
-            f"{report.disappeared} disappeared since the last snapshot)"
-        )
-        return dg.MaterializeResult(
-            metadata={
-                "dagster/row_count": report.symbols,
-                "symbols_new": report.new,
-                "symbols_delisted": report.delisted,
-                "symbols_disappeared": report.disappeared,
-                "calls_spent": usage["calls_spent"],
-            }
-        )
+        context.add_output_metadata({"calls_spent": usage["calls_spent"]})
+        return SymbolSnapshot(code, snapshot, clock.now().date())
 
     return [exchange_calendars, symbol_lists]
