@@ -21,10 +21,11 @@ RUN pip install . \
     && python -c "import eod_pipeline, dagster_postgres, dagster_webserver"
 
 # Workspaces (deploy/workspace.docker.yaml is the one compose uses) and the instance
-# config: PostgreSQL storage from DAGSTER_PG_*, run queue, `eodhd` pool of one slot.
+# config deploy/dagster.yaml: PostgreSQL storage from DAGSTER_PG_*, run queue, `eodhd` pool
+# of one slot.
 COPY workspace.yaml ./
 COPY deploy ./deploy
-COPY dagster.yaml ${DAGSTER_HOME}/dagster.yaml
+COPY deploy/dagster.yaml ${DAGSTER_HOME}/dagster.yaml
 
 # Run as an unprivileged user. DAGSTER_HOME/storage holds compute logs and local
 # artifacts; compose mounts a volume there, shared by code, webserver and daemon, so

@@ -206,7 +206,7 @@ class SimulatorProcess:
 
 
 #: The deployment's instance config (PostgreSQL storage, as docker compose runs it).
-INSTANCE_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
+INSTANCE_YAML = Path(__file__).resolve().parents[1] / "deploy" / "dagster.yaml"
 #: The local default's instance config (`eod-pipeline demo`, the README's `dagster dev`).
 LOCAL_INSTANCE_YAML = (Path(__file__).resolve().parents[1] / "eod_pipeline" / "templates"
                        / "dagster.local.yaml")

@@ -4,6 +4,8 @@
     eod-pipeline simulate --port 8765     # the EODHD simulator in the foreground
     eod-pipeline plan --exchange US --from 2026-01-02 --to 2026-11-20
     eod-pipeline status                   # rows, span and gaps per configured exchange
+    eod-pipeline status --symbol AAPL     # one ticker: range, holes, fetches, actions
+    eod-pipeline status --html cov.html   # coverage picture per exchange (inline SVG)
     eod-pipeline doctor                   # OK/WARN/FAIL per prerequisite; exit 1 on FAIL
     eod-pipeline db start|stop|url        # the embedded PostgreSQL cluster
     eod-pipeline acknowledge --exchange US --symbol X --from D --to D --reason "halt"
@@ -23,6 +25,7 @@ from eod_pipeline.commands.dagster_storage import dagster_env_command
 from eod_pipeline.commands.db import db
 from eod_pipeline.commands.demo import demo
 from eod_pipeline.commands.doctor import doctor
+from eod_pipeline.commands.export import export
 from eod_pipeline.commands.plan import plan
 from eod_pipeline.commands.simulate import simulate
 from eod_pipeline.commands.status import status
@@ -33,11 +36,12 @@ def cli() -> None:
     """EODHD end-of-day data into PostgreSQL/TimescaleDB, orchestrated by Dagster.
 
     Settings come from the environment (EOD_EXCHANGES, EOD_START_DATE, EOD_DATABASE_URL,
-    EODHD_API_TOKEN, ...; see README.md). Start with `eod-pipeline demo`.
+    EODHD_API_TOKEN, ...; see README.md). Start with `eod-pipeline demo`: `status`, `plan`
+    and `doctor` run in its folder then use the settings it recorded there.
     """
 
 
-for command in (demo, simulate, plan, status, doctor, db, acknowledge):
+for command in (demo, simulate, plan, status, doctor, db, acknowledge, export):
     cli.add_command(command)
 db.add_command(dagster_env_command)
 

@@ -25,11 +25,15 @@ these models for code (and tests) that pass an explicit environment.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import functools
+import json
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
@@ -263,10 +267,15 @@ def _build(model: type[_M], values: Mapping[str, Any]) -> _M:
 
 def _snapshot(env: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
     """The project's variables in `env` (default os.environ), blank ones dropped: the
-    cache key, and the only input of the models."""
+    cache key, and the only input of the models. Reads of os.environ inside
+    `demo_settings_source()` get the demo's recorded settings beneath the environment."""
+    demo = _DEMO_SOURCE.get() if env is None else None
     env = os.environ if env is None else env
-    return tuple(sorted((k, v.strip()) for k, v in env.items()
-                        if k.startswith(("EOD_", "EODHD_")) and v and v.strip()))
+    values = {k: v.strip() for k, v in env.items()
+              if k.startswith(("EOD_", "EODHD_")) and v and v.strip()}
+    if demo is not None:
+        values = {**demo.applied(values), **values}
+    return tuple(sorted(values.items()))
 
 
 @functools.lru_cache(maxsize=64)
@@ -320,3 +329,111 @@ def pipeline_env(env: Mapping[str, str] | None = None) -> PipelineEnv:
 def warehouse_env(env: Mapping[str, str] | None = None) -> WarehouseEnv:
     """The warehouse settings of `env` (default os.environ), read once and cached."""
     return _warehouse(_snapshot(env))
+
+
+# ----- the demo's recorded settings: a source beneath the environment ----------------------
+
+#: The file `eod-pipeline demo` writes in its home (EOD_HOME, default ./.eod_pipeline): the
+#: settings it gave the pipeline, so that `status`, `plan` and `doctor` run in the same
+#: folder see the demo's simulator, exchanges and start dates instead of the defaults.
+DEMO_SETTINGS_FILE: Final[str] = "demo.json"
+
+#: The recorded settings, in groups that count as one choice: when the environment sets any
+#: variable of a group's second set, none of the demo's values of that group apply. So a
+#: real token is never sent to the demo's simulator URL, and exchanges from EOD_EXCHANGES,
+#: EOD_START_DATE or an EOD_CONFIG file are never mixed with the demo's.
+DEMO_GROUPS: Final[tuple[tuple[frozenset[str], frozenset[str]], ...]] = (
+    (frozenset({EODHD_TOKEN_ENV, EODHD_BASE_URL_ENV}),
+     frozenset({EODHD_TOKEN_ENV, EODHD_BASE_URL_ENV})),
+    (frozenset({EXCHANGES_ENV, START_DATE_ENV}),
+     frozenset({EXCHANGES_ENV, START_DATE_ENV, CONFIG_FILE_ENV})),
+)
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """What a demo recorded in its home: `values` (EOD_*/EODHD_* settings, the token being
+    the simulator's public one), and where its home and Dagster instance are."""
+
+    path: Path
+    values: Mapping[str, str]
+    home: Path
+    dagster_home: Path | None = None
+
+    def applied(self, env: Mapping[str, str]) -> dict[str, str]:
+        """The recorded values that apply under `env` (explicit variables win, by group)."""
+        out: dict[str, str] = {}
+        for recorded, overriding in DEMO_GROUPS:
+            if not any((env.get(name) or "").strip() for name in overriding):
+                out.update({k: v for k, v in self.values.items() if k in recorded})
+        return out
+
+    def overridden(self, env: Mapping[str, str]) -> list[str]:
+        """Variables of `env` that keep recorded values from applying, for messages."""
+        return sorted({name for recorded, overriding in DEMO_GROUPS for name in overriding
+                       if (env.get(name) or "").strip()
+                       and any(k in recorded for k in self.values)})
+
+
+def demo_settings_path(env: Mapping[str, str] | None = None) -> Path:
+    """Where a demo run with this environment records its settings: EOD_HOME (only from
+    the environment: the file's place is the home), else ./.eod_pipeline."""
+    env = os.environ if env is None else env
+    home = (env.get(HOME_ENV) or "").strip()
+    return (Path(home) if home else Path.cwd() / ".eod_pipeline").absolute() / DEMO_SETTINGS_FILE
+
+
+def write_demo_settings(home: Path, values: Mapping[str, str],
+                        dagster_home: Path | None = None) -> Path:
+    """Record the demo's settings in `home` (called by `eod-pipeline demo`); the path."""
+    unknown = sorted(set(values) - {k for recorded, _ in DEMO_GROUPS for k in recorded})
+    if unknown:
+        raise ValueError(f"not a demo setting: {', '.join(unknown)}")
+    path = home.absolute() / DEMO_SETTINGS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({
+        "written_by": "eod-pipeline demo (SIMULATED data)",
+        "home": str(home.absolute()),
+        "dagster_home": str(dagster_home) if dagster_home else None,
+        "settings": dict(values),
+    }, indent=2) + "\n")
+    return path
+
+
+def read_demo_settings(env: Mapping[str, str] | None = None) -> DemoSettings | None:
+    """The settings a demo recorded in this environment's home, or None if none did. A
+    file that does not parse is a `ConfigError` naming it and the fix."""
+    path = demo_settings_path(env)
+    try:
+        data = json.loads(path.read_text())
+        settings = {str(k): str(v) for k, v in data["settings"].items()}
+        dagster_home = data.get("dagster_home")
+        return DemoSettings(path, settings, path.parent,
+                            Path(dagster_home) if dagster_home else None)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ConfigError(f"{path}: not a settings file the demo wrote ({exc}); delete it, "
+                          "or run `eod-pipeline demo` again to rewrite it") from None
+
+
+_DEMO_SOURCE: contextvars.ContextVar[DemoSettings | None] = contextvars.ContextVar(
+    "eod_pipeline_demo_settings", default=None)
+
+
+@contextmanager
+def demo_settings_source(env: Mapping[str, str] | None = None
+                         ) -> Iterator[DemoSettings | None]:
+    """Within the block, settings read from os.environ (`eodhd_env()`, `pipeline_env()`,
+    `warehouse_env()`, hence `load_config()`) have the demo's recorded values beneath the
+    environment, when this folder has them; yields them (None: no demo recorded here).
+
+    Only the CLI's `status`, `plan` and `doctor` open it, and say so: Dagster processes
+    and everything else keep reading the environment alone, so a demo run in a folder
+    never silently changes what a real deployment there does."""
+    demo = read_demo_settings(env)
+    token = _DEMO_SOURCE.set(demo)
+    try:
+        yield demo
+    finally:
+        _DEMO_SOURCE.reset(token)

@@ -37,6 +37,7 @@ from eod_pipeline.warehouse.migrations import HYPERTABLES, latest_version
 from eod_pipeline.warehouse.slices import DateRange, TableSlice
 from eod_pipeline.warehouse.tables import PRICES
 from eod_pipeline.warehouse.writer import write_frames
+from eod_pipeline_tests.commands.support import verdicts as _verdicts
 from eod_pipeline_tests.defs.harness import Harness, make_pipeline
 from eod_pipeline_tests.fixtures.postgres import (
     compress_all_chunks,
@@ -267,14 +268,6 @@ def test_status_counts_rows_span_and_gaps(harness: Harness, warehouse_url: str):
 
 
 # ----- doctor ------------------------------------------------------------------------------
-
-
-def _verdicts(output: str) -> dict[str, str]:
-    out = {}
-    for line in output.splitlines():
-        if m := re.match(r"^(OK|WARN|FAIL)\s+(\S+(?: home)?)\s{2,}", line):
-            out[m[2]] = m[1]
-    return out
 
 
 def test_doctor_all_ok(env: pytest.MonkeyPatch, tmp_path: Path):
@@ -640,7 +633,8 @@ def test_demo_refuses_exchanges_the_simulator_does_not_serve(clean_env: pytest.M
     assert result.exit_code == 2
     assert result.output.splitlines()[1].startswith("SIMULATED DATA")
     assert _error_line(result) == (
-        "Error: EOD_EXCHANGES: the simulator serves only FOREX, LSE, US, XETRA; not TO "
+        "Error: EOD_EXCHANGES: the simulator serves only FOREX, LSE, US, VI, WAR, XETRA; "
+        "not TO "
         "(unset EOD_EXCHANGES for the default US,LSE,XETRA)")
 
 
@@ -662,6 +656,14 @@ def test_demo_no_ui_subprocess(warehouse_url: str, tmp_path: Path):
     assert "code location eod_pipeline.defs loads" in done.stdout
     assert "note: your EODHD_API_TOKEN is not used" in done.stdout
     assert "users-real-token-5e6f" not in done.stdout + done.stderr
+    # It records its settings for `status`, `plan` and `doctor` run in that folder (the
+    # simulator's public token, never the user's), and prints a range that works.
+    recorded = json.loads((tmp_path / "home" / "demo.json").read_text())
+    assert recorded["settings"]["EODHD_BASE_URL"] == f"http://127.0.0.1:{sim_port}/api"
+    assert recorded["settings"]["EODHD_API_TOKEN"] == SIM_TOKEN
+    assert recorded["dagster_home"] == str(tmp_path / "home" / "dagster_home")
+    assert re.search(r"^price range \[\d{4}-\d\d-\d\d\.\.\.\d{4}-\d\d-\d\d\] ",
+                     done.stdout, re.MULTILINE)
     # The simulator child is gone: its port is free again.
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

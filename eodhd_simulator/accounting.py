@@ -21,6 +21,8 @@ COSTS: dict[str, int] = {
     "eod-bulk-last-day": 100,
     "splits": 1,
     "div": 1,
+    # "5 API calls a request" (the contract, "More facts").
+    "symbol-change-history": 5,
     "user": 0,
 }
 

@@ -30,7 +30,8 @@ SPLIT_RATIOS: tuple[tuple[int, int], ...] = (
 )
 
 #: Dividend schedule per exchange: (payments per year, EODHD `period` text).
-DIV_SCHEDULE = {"US": (4, "Quarterly"), "LSE": (2, "SemiAnnual"), "XETRA": (1, "Annual")}
+DIV_SCHEDULE = {"US": (4, "Quarterly"), "LSE": (2, "SemiAnnual"), "XETRA": (1, "Annual"),
+                "VI": (1, "Annual"), "WAR": (1, "Annual")}
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from eod_pipeline.markets.registry import ExchangeInfo, exchange_info
+from eod_pipeline.markets.registry import ExchangeInfo, builtin_exchange
+from eod_pipeline.markets.stored import DEFAULT_DATA_DELAY
 
 WORKING_DAYS = "Mon,Tue,Wed,Thu,Fri"
 
@@ -70,9 +71,24 @@ class SimulatedExchange(ExchangeInfo):
     @classmethod
     def of(cls, code: str, **simulated: Any) -> SimulatedExchange:
         """The registry's `code` with the simulator-only fields `simulated`."""
-        shared = exchange_info(code)
+        shared = builtin_exchange(code)
+        if shared is None:
+            raise ValueError(f"{code} has no built-in registry record: use beyond_registry")
         facts = {f.name: getattr(shared, f.name) for f in dataclasses.fields(shared)}
         return cls(**facts, **simulated)
+
+    @classmethod
+    def beyond_registry(cls, code: str, name: str, tz: str, opens: str, close: str,
+                        currency: str, **listing: Any) -> SimulatedExchange:
+        """A real EODHD exchange the pipeline's registry does not have: the pipeline
+        learns its zone and hours from `/exchange-details/` like on EODHD, and assumes
+        its data delay (`markets.stored.DEFAULT_DATA_DELAY`), which the simulator
+        therefore serves by, so the two agree on when a day is out."""
+        hh, mm = opens.split(":")
+        ch, cm = close.split(":")
+        return cls(code=code, name=name, timezone=tz, close=time(int(ch), int(cm)),
+                   data_delay=DEFAULT_DATA_DELAY, currency=currency,
+                   open=time(int(hh), int(mm)), venues=(code,), **listing)
 
     @property
     def open_time(self) -> time:
@@ -95,7 +111,34 @@ EXCHANGES: tuple[SimulatedExchange, ...] = (
     # The interbank market has no exchange calendar (the library's "24/5" is exactly
     # "every weekday"): weekdays only, no holidays, so loading it would buy nothing.
     SimulatedExchange.of("FOREX", calendar_code=None, holidays_shape="list"),
+    # Beyond the pipeline's 30 built-in exchanges (issue 14: any EODHD code can be
+    # configured): real EODHD codes, names, MICs and hours (EODHD's exchanges list and
+    # exchange details), with real `exchange_calendars` calendars.
+    SimulatedExchange.beyond_registry(
+        "VI", "Vienna Exchange", "Europe/Vienna", "09:00", "17:30", "EUR",
+        operating_mic="XWBO", country="Austria", country_iso2="AT", country_iso3="AUT",
+        calendar_code="XWBO", holidays_shape="list"),
+    SimulatedExchange.beyond_registry(
+        "WAR", "Warsaw Stock Exchange", "Europe/Warsaw", "09:00", "17:00", "PLN",
+        operating_mic="XWAR", country="Poland", country_iso2="PL", country_iso3="POL",
+        calendar_code="XWAR", holidays_shape="map"),
 )
+
+
+def simulated_exchange(code: str) -> SimulatedExchange:
+    """The static record of a simulated exchange (KeyError for others)."""
+    for info in EXCHANGES:
+        if info.code == code:
+            return info
+    raise KeyError(f"unknown exchange {code!r}")
+
+
+def simulated_holidays(code: str, year: int) -> set[date]:
+    """The weekday holidays the simulator keeps for `code` in `year` and the year before
+    (what a caller needs to find the newest trading day before a date in `year`)."""
+    info = simulated_exchange(code)
+    data = calendar_data(info.calendar_code, info.timezone, year - 1, year)
+    return set(data.holidays)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from eodhd_simulator.events import (
     events_json,
     parse_events,
 )
+from eodhd_simulator.renames import Rename, parse_renames
 
 #: The token the fixtures and the offline demo use.
 DEFAULT_TOKEN = "sim-token-3f9a2c"
@@ -135,12 +136,17 @@ class SimulatorConfig:
     injected_splits: tuple[InjectedSplit, ...] = ()
     #: Cash dividends on chosen ex-dates (see `events.InjectedDividend`).
     injected_dividends: tuple[InjectedDividend, ...] = ()
+    #: Ticker changes (see `renames.Rename`): a company's history continues under a new
+    #: code from a date; a rename onto a delisted company's code renames that one
+    #: `ABC_old`. Fixed at start-up, like the symbols they change.
+    renames: tuple[Rename, ...] = ()
 
     def __post_init__(self) -> None:
         # Events may be given as lists or JSON objects; keep tuples of frozen events so
         # the config stays comparable and the events can key caches.
         for name in EVENT_FIELDS:
             object.__setattr__(self, name, parse_events(name, getattr(self, name)))
+        object.__setattr__(self, "renames", parse_renames(self.renames))
 
     def replace(self, **changes: object) -> SimulatorConfig:
         """A copy with run-time knobs changed; refuses fields outside RUNTIME_FIELDS."""

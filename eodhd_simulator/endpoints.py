@@ -19,6 +19,7 @@ from aiohttp import web
 from eodhd_simulator import render
 from eodhd_simulator.accounting import COSTS
 from eodhd_simulator.paths import SymbolPath
+from eodhd_simulator.renames import CHANGE_HISTORY_EXCHANGES, CHANGE_HISTORY_SINCE
 from eodhd_simulator.state import SimulatorState
 
 #: Venues the US bulk endpoint also accepts (the contract: NYSE, NASDAQ, BATS, AMEX).
@@ -476,6 +477,31 @@ async def dividends(call: Call) -> Answer:
     return Answer(render.csv_lines(["Date", "Dividends"], rows, ["date", "value"]), "text/csv")
 
 
+async def symbol_change_history(call: Call) -> Answer:
+    """Ticker changes with an effective date in [from, to] (default: all), US only and
+    from 2022-07-22 (the contract), none after the simulator clock's day."""
+    start, end = call.date_param("from"), call.date_param("to")
+    today = call.state.local_today("US", call.now)
+    rows = [
+        {
+            "exchange": r.exchange,
+            "old_symbol": r.old,
+            "new_symbol": r.new,
+            "company_name": r.name or (sym.name if sym else None),
+            "effective": r.date.isoformat(),
+        }
+        for r in call.state.universe.renames()
+        if r.exchange in CHANGE_HISTORY_EXCHANGES
+        and CHANGE_HISTORY_SINCE <= r.date <= today
+        and _in_range(r.date, start, end)
+        for sym in [call.state.universe.symbol(r.exchange, r.new)]
+    ]
+    if call.json:
+        return Answer(render.dumps(rows))
+    keys = ["exchange", "old_symbol", "new_symbol", "company_name", "effective"]
+    return Answer(render.csv_lines(keys, rows, keys), "text/csv")
+
+
 async def user(call: Call) -> Answer:
     state = call.state
     day = call.now.astimezone(UTC).date()
@@ -505,5 +531,6 @@ ENDPOINTS: tuple[tuple[str, str, Endpoint], ...] = (
     ("eod-bulk-last-day", "/api/eod-bulk-last-day/{exchange}", eod_bulk),
     ("splits", "/api/splits/{ticker}", splits),
     ("div", "/api/div/{ticker}", dividends),
+    ("symbol-change-history", "/api/symbol-change-history", symbol_change_history),
     ("user", "/api/user", user),
 )

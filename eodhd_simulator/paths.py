@@ -21,7 +21,8 @@ from eodhd_simulator.events import Correction, Halt, InjectedDividend, InjectedS
 #: Events that shape a path when it is generated (corrections are applied afterwards).
 PathEvent = Halt | InjectedSplit | InjectedDividend
 #: Decimals of raw prices: 4 (the contract), LSE pence quotes carry 2 (e.g. 1234.5).
-PRICE_DECIMALS = {"US": 4, "LSE": 2, "XETRA": 4, "FOREX": 4}
+#: Vienna and Warsaw quote to 2 decimals in this simulation.
+PRICE_DECIMALS = {"US": 4, "LSE": 2, "XETRA": 4, "FOREX": 4, "VI": 2, "WAR": 2}
 
 #: Columns of a generated path (EOD_HISTORY without adjusted_close, which depends on
 #: what is published when).

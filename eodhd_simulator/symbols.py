@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from eod_pipeline.markets.registry import exchange_info
+from eodhd_simulator.calendar import simulated_exchange
 from eodhd_simulator.seeds import rng
 
 #: Share of symbols that are delisted (the brief: ~15%).
@@ -109,13 +109,15 @@ _NAME_B = (
     "Aerospace",
     "Realty",
 )
-_SUFFIX = {"US": "Inc", "LSE": "plc", "XETRA": "AG"}
-_ISIN_PREFIX = {"US": "US", "LSE": "GB00", "XETRA": "DE000"}
+_SUFFIX = {"US": "Inc", "LSE": "plc", "XETRA": "AG", "VI": "AG", "WAR": "SA"}
+_ISIN_PREFIX = {"US": "US", "LSE": "GB00", "XETRA": "DE000", "VI": "AT0000", "WAR": "PL"}
 #: Security types listed per exchange, with their shares of the list.
 _TYPES: dict[str, tuple[tuple[str, float], ...]] = {
     "US": (("Common Stock", 0.66), ("ETF", 0.14), ("FUND", 0.1), ("Preferred Stock", 0.1)),
     "LSE": (("Common Stock", 0.75), ("ETF", 0.15), ("FUND", 0.1)),
     "XETRA": (("Common Stock", 0.8), ("ETF", 0.2)),
+    "VI": (("Common Stock", 0.9), ("ETF", 0.1)),
+    "WAR": (("Common Stock", 0.9), ("ETF", 0.1)),
 }
 
 
@@ -205,7 +207,7 @@ def make_symbols(seed: int, history_start: date, exchange: str, n: int) -> list[
         )
         plan.append((code, name, typ))
 
-    listing = exchange_info(exchange)
+    listing = simulated_exchange(exchange)
     out: list[SymbolInfo] = []
     span_days = (LAST_EVENT_DATE - history_start).days
     for idx, (code, name, typ) in enumerate(plan):

@@ -31,6 +31,7 @@ from eodhd_simulator.config import SimulatorConfig
 from eodhd_simulator.events import Correction, check_path_events
 from eodhd_simulator.paths import PathEvent, SymbolPath
 from eodhd_simulator.paths import corrected as corrected_path
+from eodhd_simulator.renames import Rename, Segment, apply_renames, segment_path
 from eodhd_simulator.symbols import SymbolInfo, make_symbols
 from eodhd_simulator.walk import generate_path
 
@@ -66,10 +67,24 @@ class Universe(Answers):
         }
         self._symbols: dict[str, list[SymbolInfo]] = {}
         self._by_code: dict[str, dict[str, SymbolInfo]] = {}
+        #: Codes serving part of another symbol's path (renames, reused codes).
+        self._segments: dict[tuple[str, str], Segment] = {}
+        #: (exchange, delisted code, the `_old` code it became) per reused code.
+        self.reused_codes: list[tuple[str, str, str]] = []
+        unknown = {r.exchange for r in self.config.renames} - set(self._calendars)
+        if unknown:
+            raise ValueError(f"renames on unknown exchanges: {sorted(unknown)}")
         for info in EXCHANGES:
             syms = make_symbols(
                 self.seed, self.history_start, info.code, self.symbol_count(info.code)
             )
+            renames = [r for r in self.config.renames if r.exchange == info.code]
+            if renames:
+                done = apply_renames(syms, renames, self._calendars[info.code],
+                                     self.history_start)
+                syms = done.symbols
+                self._segments.update({(info.code, c): g for c, g in done.segments.items()})
+                self.reused_codes += [(info.code, a, b) for a, b in done.reused]
             self._symbols[info.code] = syms
             self._by_code[info.code] = {s.code: s for s in syms}
         self._paths: dict[tuple[str, str], SymbolPath] = {}
@@ -89,13 +104,16 @@ class Universe(Answers):
         rendered answers stay cached.
         """
         path_events: dict[tuple[str, str], list[PathEvent]] = {}
+        roots: dict[tuple[str, str], SymbolInfo] = {}
         for event in (*config.halts, *config.injected_splits, *config.injected_dividends):
             self._check_ticker(event.exchange, event.code)
-            path_events.setdefault((event.exchange, event.code), []).append(event)
+            # Keyed by the company's path: all codes of a renamed company share it.
+            root = self._root(event.exchange, event.code)
+            roots[(event.exchange, root.code)] = root
+            path_events.setdefault((event.exchange, root.code), []).append(event)
         for (exchange, code), events in path_events.items():
-            sym = self.symbol(exchange, code)
-            assert sym is not None
-            check_path_events(events, sym, self.calendar(exchange), self.history_start)
+            check_path_events(events, roots[(exchange, code)], self.calendar(exchange),
+                              self.history_start)
         corrections: dict[tuple[str, str], list[Correction]] = {}
         for fix in config.corrections:
             self._check_ticker(fix.exchange, fix.code)
@@ -115,6 +133,21 @@ class Universe(Answers):
     def corrections(self, exchange: str, code: str) -> tuple[Correction, ...]:
         """The ticker's corrections with `published_on` resolved, in publication order."""
         return self._corrections.get((exchange, code), ())
+
+    def _root(self, exchange: str, code: str) -> SymbolInfo:
+        """The symbol whose generated path `code` serves (itself unless renamed)."""
+        seg = self._segments.get((exchange, code))
+        if seg is not None:
+            return seg.root
+        sym = self.symbol(exchange, code)
+        if sym is None:
+            raise KeyError(f"unknown ticker {code}.{exchange}")
+        return sym
+
+    def renames(self, exchange: str | None = None) -> list[Rename]:
+        """The ticker changes of the market (of `exchange`), by effective date."""
+        return sorted((r for r in self.config.renames
+                       if exchange is None or r.exchange == exchange), key=lambda r: r.date)
 
     def _check_ticker(self, exchange: str, code: str) -> None:
         if not self.has_exchange(exchange):
@@ -212,20 +245,21 @@ class Universe(Answers):
 
     def _generated(self, exchange: str, code: str, through: date) -> SymbolPath:
         key = (exchange, code)
-        events = self._path_events.get(key, ())
+        sym = self._root(exchange, code)
+        events = self._path_events.get((exchange, sym.code), ())
         cached = self._paths.get(key)
         if cached is not None and cached.horizon >= through and cached.events == events:
             return cached
         horizon = date(through.year, 12, 31)
-        sym = self.symbol(exchange, code)
-        if sym is None:
-            raise KeyError(f"unknown ticker {code}.{exchange}")
         path = shared_path(
             (self.seed, self.history_start, sym, horizon, events),
             lambda: generate_path(
                 self.seed, self.history_start, sym, self.calendar(exchange), horizon, events
             ),
         )
+        seg = self._segments.get(key)
+        if seg is not None:
+            path = segment_path(path, code, seg)
         self._paths[key] = path
         return path
 

@@ -37,7 +37,7 @@ from eodhd_simulator.symbols import FOREX_PAIRS, SymbolInfo
 ILLIQUID_GAP_P = 0.04
 ILLIQUID_FLAT_P = 0.04
 #: Typical price level in the exchange's quote unit (LSE in pence).
-_PRICE_LEVEL = {"US": 40.0, "LSE": 600.0, "XETRA": 35.0}
+_PRICE_LEVEL = {"US": 40.0, "LSE": 600.0, "XETRA": 35.0, "VI": 30.0, "WAR": 60.0}
 
 
 #: 4,096 equally likely standard-normal values (quantiles at (k + 0.5) / 4096): a table

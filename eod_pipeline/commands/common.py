@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import click
@@ -29,8 +30,15 @@ from eod_pipeline.eodhd.errors import EodhdError
 from eod_pipeline.eodhd.models import UserInfo
 from eod_pipeline.eodhd.redaction import Redactor
 from eod_pipeline.eodhd.settings import ENV_BASE_URL, ENV_TOKEN, EodhdSettings
-from eod_pipeline.markets.registry import EXCHANGES
-from eod_pipeline.settings import warehouse_env
+from eod_pipeline.markets.calendar import WEEKEND, trading_days
+from eod_pipeline.markets.registry import EXCHANGES, exchange_info
+from eod_pipeline.settings import (
+    DEFAULT_BASE_URL,
+    DemoSettings,
+    demo_settings_source,
+    eodhd_env,
+    warehouse_env,
+)
 from eod_pipeline.warehouse.connection import (
     DATABASE_URL_ENV,
     connect,
@@ -68,6 +76,51 @@ def pipeline_config(env: Mapping[str, str] | None = None) -> PipelineConfig:
         raise ConfigProblem(str(exc)) from None
 
 
+def use_demo_settings() -> DemoSettings | None:
+    """Read the settings `eod-pipeline demo` recorded in this folder (EOD_HOME, default
+    ./.eod_pipeline) beneath the environment, for the rest of the running command, and
+    say so in one line on stderr. The explicit environment still wins (by group: see
+    `eod_pipeline.settings.DEMO_GROUPS`). None when no demo recorded settings here."""
+    ctx = click.get_current_context()
+    try:
+        demo = ctx.with_resource(demo_settings_source())
+    except ConfigError as exc:
+        raise ConfigProblem(str(exc)) from None
+    if demo is None:
+        return None
+    shown = _relative(demo.path)
+    applied = demo.applied(os.environ)
+    overridden = demo.overridden(os.environ)
+    if not applied:
+        click.echo(f"not using the demo's settings from {shown}: your "
+                   f"{', '.join(overridden)} win", err=True)
+        return None
+    wins = f"; your {', '.join(overridden)} win over the rest" if overridden else ""
+    click.echo(f"using the demo's settings from {shown} ({', '.join(sorted(applied))})"
+               f"{wins}", err=True)
+    return demo
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def no_trading_days(start: dt.date, end: dt.date, holidays: set[dt.date]) -> str | None:
+    """None if start..end has a trading day; else the sentence saying why it has none
+    (weekend, the exchange's holidays, or both), for every command taking a range."""
+    if next(trading_days(start, end, holidays), None) is not None:
+        return None
+    days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+    closed = sorted(d for d in days if d.weekday() not in WEEKEND)
+    kind = "holiday" if days and len(closed) == len(days) else (
+        "weekend/holiday" if closed else "weekend")
+    named = f" ({', '.join(f'{d} holiday' for d in closed)})" if closed else ""
+    return f"no trading days between {start} and {end}: {kind}{named}"
+
+
 class IsoDate(click.ParamType):
     """A calendar date written YYYY-MM-DD; anything else is refused with that hint."""
 
@@ -83,6 +136,15 @@ class IsoDate(click.ParamType):
             self.fail(f"{value!r} is not a date (expected YYYY-MM-DD)", param, ctx)
 
 
+def _stored_code(code: str) -> bool:
+    """Whether `code` is an EODHD code beyond the built-in list whose facts are stored."""
+    try:
+        exchange_info(code)
+    except ValueError:
+        return False
+    return True
+
+
 class ExchangeCode(click.ParamType):
     """An EODHD exchange code the pipeline knows (registry), normalized to upper case."""
 
@@ -91,7 +153,7 @@ class ExchangeCode(click.ParamType):
     def convert(self, value: Any, param: click.Parameter | None,
                 ctx: click.Context | None) -> str:
         code = str(value).strip().upper()
-        if code not in EXCHANGES:
+        if code not in EXCHANGES and not _stored_code(code):
             self.fail(
                 f"{value!r} is not an exchange code this pipeline knows "
                 f"(known: {', '.join(sorted(EXCHANGES))})",
@@ -210,8 +272,11 @@ class QuotaLookup:
 
 
 def token_is_set(env: Mapping[str, str] | None = None) -> bool:
-    env = os.environ if env is None else env
-    return bool(env.get(ENV_TOKEN, "").strip())
+    """Whether a token is configured (in the environment, or the demo's in demo mode)."""
+    try:
+        return eodhd_env(env).token is not None
+    except ConfigError:
+        return bool((os.environ if env is None else env).get(ENV_TOKEN, "").strip())
 
 
 def lookup_quota(env: Mapping[str, str] | None = None) -> QuotaLookup:
@@ -220,7 +285,7 @@ def lookup_quota(env: Mapping[str, str] | None = None) -> QuotaLookup:
     One attempt plus one retry and a short timeout: this is a status display, and a long
     retry budget would make `plan` or `doctor` hang when the API is down.
     """
-    env = os.environ if env is None else env
+    # `env` stays None for os.environ: the settings then include the demo's in demo mode.
     if not token_is_set(env):
         return QuotaLookup(None, f"{ENV_TOKEN} not set")
     settings = EodhdSettings.from_env(
@@ -245,10 +310,12 @@ def lookup_quota(env: Mapping[str, str] | None = None) -> QuotaLookup:
 
 
 def api_base_url(env: Mapping[str, str] | None = None) -> str:
-    env = os.environ if env is None else env
-    from eod_pipeline.eodhd.settings import DEFAULT_BASE_URL
-
-    return (env.get(ENV_BASE_URL) or "").strip() or DEFAULT_BASE_URL
+    """EODHD_BASE_URL (or the demo's simulator in demo mode), else the production URL."""
+    try:
+        return eodhd_env(env).base_url
+    except ConfigError:
+        return (os.environ if env is None else env).get(ENV_BASE_URL, "").strip() or (
+            DEFAULT_BASE_URL)
 
 
 # ----- output ------------------------------------------------------------------------------

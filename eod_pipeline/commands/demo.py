@@ -44,6 +44,8 @@ from eod_pipeline.commands.common import (
 from eod_pipeline.commands.dagster_storage import dagster_env, ensure_dagster_database
 from eod_pipeline.config import DEFAULT_EXCHANGES, PipelineConfig
 from eod_pipeline.eodhd.settings import ENV_BASE_URL, ENV_TOKEN
+from eod_pipeline.markets.calendar import WEEKEND, newest_available_day
+from eod_pipeline.settings import EXCHANGES_ENV, START_DATE_ENV, write_demo_settings
 from eod_pipeline.warehouse.connection import DATABASE_URL_ENV
 from eod_pipeline.warehouse.embedded import default_home
 from eod_pipeline.warehouse.migrations import StorageMode
@@ -145,6 +147,8 @@ def demo_environment(base: Mapping[str, str], home: Path, sim_port: int,
     from eodhd_simulator import DEFAULT_TOKEN  # the simulator is its own package
 
     env[ENV_TOKEN] = DEFAULT_TOKEN
+    if env.get("EOD_CONFIG"):  # the Dagster children run in DAGSTER_HOME, not here
+        env["EOD_CONFIG"] = str(Path(env["EOD_CONFIG"]).absolute())
     if not env.get("EOD_EXCHANGES") and not env.get("EOD_CONFIG"):
         env["EOD_EXCHANGES"] = DEFAULT_EXCHANGES
     if not env.get("EOD_START_DATE"):
@@ -218,16 +222,17 @@ class Child:
         # Grandchildren (code servers, run workers) may outlive a leader that exited on the
         # first signal: they get SIGTERM, then SIGKILL if still there after a grace.
         for sig in (signal.SIGTERM, signal.SIGKILL):
-            if not _group_alive(self.proc.pid):
+            if not group_alive(self.proc.pid):
                 return
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.proc.pid, sig)
             deadline = time.monotonic() + 10.0
-            while _group_alive(self.proc.pid) and time.monotonic() < deadline:
+            while group_alive(self.proc.pid) and time.monotonic() < deadline:
                 time.sleep(0.2)
 
 
-def _group_alive(pgid: int) -> bool:
+def group_alive(pgid: int) -> bool:
+    """Whether any process of group `pgid` is still alive (ours or not)."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
@@ -276,16 +281,65 @@ GUIDE = """\
 Dagster UI: {url}
 
 What to click:
-  1. Assets: select `exchanges`, `exchange_calendars` and `symbol_lists`, then
-     Materialize (all partitions). Loads exchanges, holidays and symbol lists.
-  2. Open eod_prices/US, Materialize, pick a date range (e.g. the last month), Launch
-     backfill. The range runs as ONE run that picks the cheaper fetch (bulk by date or
-     per ticker) and streams the rows into the warehouse.
-  3. Runs: open the run to watch it. Then `eod-pipeline status` in another shell shows
-     what the warehouse holds; the daily_refresh sensor keeps the newest day current.
+  1. Assets: tick `exchanges`, `exchange_calendars` and `symbol_lists`, then
+     "Materialize selected". The partition dialog opens on "Custom" with 0 partitions:
+     click "All", then "Launch backfill" ("Launch 1 run" with one exchange). This loads
+     exchanges, holidays and symbol lists.
+  2. Open eod_prices/{exchange} and click "Materialize". Type into the partition box one
+     day (e.g. {end}) or a range in Dagster's syntax, e.g. the last two months:
+         {range}
+     then "Launch backfill" ("Launch 1 run" for one day). The dialog lists only
+     the last 90 days: for a range that starts earlier, click "Show all partitions" first
+     (otherwise Dagster answers "Could not find partitions for provided range"). A
+     range runs as ONE run that picks the cheaper fetch (bulk by date or per ticker) and
+     streams the rows into the warehouse;
+     `eod-pipeline plan --exchange {exchange} --from {start} --to {end}` shows its cost.
+  3. Runs: open the run to watch it. Then `eod-pipeline status` in another shell, in this
+     folder (it uses the demo's settings), shows what the warehouse holds; the
+     daily_refresh sensor keeps the newest day current.
 
 Ctrl-C stops the UI and the simulator (the warehouse keeps running: `eod-pipeline db stop`).
 """
+
+#: Days the demo's ready-made price range spans (about two months): well inside the last
+#: 90 days, which is all Dagster's partition dialog lists until "Show all partitions" is
+#: clicked (RECENT_PARTITIONS_DAYS in LaunchAssetChoosePartitionsDialog.tsx).
+READY_RANGE_DAYS = 60
+
+
+def ready_made_range(config: PipelineConfig, now: dt.datetime) -> tuple[dt.date, dt.date]:
+    """A price range that works in every exchange's partitions: from about two months back
+    to the newest day whose data is out everywhere. Both ends are weekdays (the only
+    partitions) and not before any exchange's configured start."""
+    # The simulator's holidays (the warehouse has no calendar yet when this prints): the
+    # range's end and the guide's one-day example must be trading days, not Thanksgiving.
+    from eodhd_simulator.calendar import simulated_holidays
+
+    end = min(newest_available_day(s.info, now, simulated_holidays(s.code, now.year))
+              for s in config.exchanges)
+    start = max(end - dt.timedelta(days=READY_RANGE_DAYS), *(s.start for s in config.exchanges))
+    while start.weekday() in WEEKEND:
+        start += dt.timedelta(days=1)
+    return min(start, end), end
+
+
+def range_key(start: dt.date, end: dt.date) -> str:
+    """Dagster's partition range syntax, as typed into the Materialize dialog."""
+    return f"[{start.isoformat()}...{end.isoformat()}]"
+
+
+def record_demo_settings(home: Path, env: Mapping[str, str], config: PipelineConfig,
+                         dagster_home: Path | None = None) -> Path:
+    """Write what the demo gave the pipeline into `home` (demo.json) so that `status`,
+    `plan` and `doctor` run in the same folder use it: the simulator's URL and public
+    token, the exchanges with their start dates. Returns the file."""
+    values = {
+        ENV_BASE_URL: env[ENV_BASE_URL],
+        ENV_TOKEN: env[ENV_TOKEN],
+        EXCHANGES_ENV: ",".join(f"{s.code}:{s.start.isoformat()}" for s in config.exchanges),
+        START_DATE_ENV: env.get(START_DATE_ENV) or demo_start_date(dt.date.today()).isoformat(),
+    }
+    return write_demo_settings(home, values, dagster_home)
 
 
 @click.command()
@@ -345,6 +399,12 @@ def demo(port: int, sim_port: int, no_ui: bool) -> None:
                    "get the current template)")
     exchanges = ", ".join(f"{s.code} from {s.start}" for s in config.exchanges)
     click.echo(f"exchanges   {exchanges}")
+    recorded = record_demo_settings(home, env, config, dagster_home)
+    click.echo(f"settings    {recorded} (`eod-pipeline status`, `plan` and `doctor` run in "
+               "this folder use them)")
+    start, end = ready_made_range(config, dt.datetime.now(dt.UTC) - config.refresh_delay)
+    click.echo(f"price range {range_key(start, end)} (the last two months: type it into "
+               "an eod_prices asset's Materialize dialog)")
 
     children: list[Child] = []
     with _sigterm_as_interrupt():
@@ -363,18 +423,22 @@ def demo(port: int, sim_port: int, no_ui: bool) -> None:
             if no_ui:
                 _check_without_ui(env)
                 return
-            # 4. Dagster.
+            # 4. Dagster, started in its own DAGSTER_HOME: `dagster dev` warns about a
+            # dagster.yaml in its working directory that is not DAGSTER_HOME's (the
+            # checkout's top-level one), and reads that directory's .env.
             ui_url = f"http://127.0.0.1:{port}"
             dev = Child.spawn(
                 "Dagster (dagster dev)",
                 [sys.executable, "-m", "dagster", "dev", "-m", "eod_pipeline.defs",
                  "-h", "127.0.0.1", "-p", str(port)],
-                env,
+                env, cwd=str(dagster_home),
             )
             children.insert(0, dev)
             wait_for_http(f"{ui_url}/server_info", dev, WEBSERVER_START_TIMEOUT_S)
             click.echo("")
-            click.secho(GUIDE.format(url=ui_url), bold=False)
+            click.secho(GUIDE.format(url=ui_url, exchange=config.exchanges[0].code,
+                                     range=range_key(start, end), start=start, end=end),
+                        bold=False)
             while dev.alive() and sim.alive():
                 time.sleep(0.5)
             if not dev.alive():
@@ -395,14 +459,15 @@ def _check_without_ui(env: Mapping[str, str]) -> None:
     click.echo(f"api         /user answers: {lookup.info.remaining:,} calls left today")
     done = subprocess.run(
         [sys.executable, "-m", "dagster", "definitions", "validate", "-m", "eod_pipeline.defs"],
-        env=dict(env), capture_output=True, text=True, check=False,
+        env=dict(env), capture_output=True, text=True, check=False, cwd=env["DAGSTER_HOME"],
     )
     if done.returncode != 0:
         click.echo(done.stdout + done.stderr, err=True)
         raise click.ClickException("the Dagster code location eod_pipeline.defs does not load")
     click.echo("dagster     code location eod_pipeline.defs loads (dagster definitions validate)")
     done = subprocess.run([sys.executable, "-m", "dagster", "instance", "info"],
-                          env=dict(env), capture_output=True, text=True, check=False)
+                          env=dict(env), capture_output=True, text=True, check=False,
+                          cwd=env["DAGSTER_HOME"])
     if done.returncode != 0:
         click.echo(done.stdout + done.stderr, err=True)
         raise click.ClickException(f"the Dagster instance in {env['DAGSTER_HOME']} does not load")

@@ -27,10 +27,12 @@ from eod_pipeline.commands.common import (
     n,
     shown_url,
     token_is_set,
+    use_demo_settings,
     utc,
 )
 from eod_pipeline.config import ConfigError, load_config
 from eod_pipeline.eodhd.settings import ENV_BASE_URL, ENV_TOKEN
+from eod_pipeline.settings import DemoSettings
 from eod_pipeline.warehouse import health
 from eod_pipeline.warehouse.connection import (
     TIMESCALEDB_ENV,
@@ -222,19 +224,33 @@ def _timescaledb_checks(conn: psycopg.Connection, probe: TimescaleProbe,
                     f"compressed; {sizes}; {_size(found.total_bytes)} in all")
 
 
-def check_eodhd() -> Iterator[Check]:
+def check_eodhd(demo: DemoSettings | None = None) -> Iterator[Check]:
+    """Token and API. In demo mode (the demo's token and simulator URL apply) the token is
+    the simulator's public one and an unreachable API is a WARN: the simulator runs only
+    while `eod-pipeline demo` does, and nothing real depends on it."""
     base = api_base_url()
-    overridden = f" ({ENV_BASE_URL})" if os.environ.get(ENV_BASE_URL) else ""
+    demo_api = demo is not None and ENV_TOKEN in demo.applied(os.environ)
+    overridden = (f" (the demo's simulator, {demo.path.name})" if demo_api
+                  else f" ({ENV_BASE_URL})" if os.environ.get(ENV_BASE_URL) else "")
     if not token_is_set():
         yield Check(Verdict.FAIL, "token",
                     f"{ENV_TOKEN} is not set: export your EODHD API token (or run "
                     "`eod-pipeline demo` for simulated data)")
         yield Check(Verdict.WARN, "api", f"not checked without a token ({base}{overridden})")
         return
-    yield Check(Verdict.OK, "token", f"{ENV_TOKEN} is set (value not shown)")
+    if demo_api:
+        yield Check(Verdict.OK, "token", "the demo's simulator token (public, not an EODHD "
+                    f"token; export {ENV_TOKEN} for real data)")
+    else:
+        yield Check(Verdict.OK, "token", f"{ENV_TOKEN} is set (value not shown)")
     lookup = lookup_quota()
     shown = lookup.base_url or base
     if lookup.info is None:
+        if demo_api:
+            yield Check(Verdict.WARN, "api",
+                        f"{shown}{overridden} does not answer ({lookup.reason}): it runs "
+                        "while `eod-pipeline demo` does")
+            return
         yield Check(Verdict.FAIL, "api", f"{shown}{overridden}: {lookup.reason}")
         return
     info = lookup.info
@@ -249,8 +265,14 @@ def check_eodhd() -> Iterator[Check]:
         yield Check(Verdict.OK, "api", detail)
 
 
-def check_dagster_home() -> Iterator[Check]:
+def check_dagster_home(demo: DemoSettings | None = None) -> Iterator[Check]:
     home = os.environ.get("DAGSTER_HOME")
+    demo_home = demo.dagster_home if demo is not None else None
+    if not home and demo_home is not None and (demo_home / "dagster.yaml").is_file():
+        yield Check(Verdict.OK, "dagster home",
+                    f"the demo's instance {demo_home} (DAGSTER_HOME unset; "
+                    "`eod-pipeline demo` uses this one)")
+        return
     if not home:
         yield Check(Verdict.WARN, "dagster home",
                     "DAGSTER_HOME is not set: `dagster dev` keeps runs in a throwaway "
@@ -263,10 +285,12 @@ def check_dagster_home() -> Iterator[Check]:
         yield Check(Verdict.OK, "dagster home", f"{home}")
 
 
-def run_checks() -> list[Check]:
+def run_checks(demo: DemoSettings | None = None) -> list[Check]:
     checks: list[Check] = []
-    for group in (check_config, check_warehouse, check_eodhd, check_dagster_home):
-        checks.extend(group())
+    checks.extend(check_config())
+    checks.extend(check_warehouse())
+    checks.extend(check_eodhd(demo))
+    checks.extend(check_dagster_home(demo))
     return checks
 
 
@@ -277,7 +301,8 @@ def doctor() -> None:
     Exits 1 if any check FAILs. The token is never printed; database URLs are shown
     without their password.
     """
-    checks = run_checks()
+    demo = use_demo_settings()
+    checks = run_checks(demo)
     width = max(len(c.name) for c in checks)
     for check in checks:
         click.echo(check.line(width))

@@ -18,7 +18,9 @@ from eod_pipeline.commands.common import (
     configured_exchange_start,
     lookup_quota,
     n,
+    no_trading_days,
     pipeline_config,
+    use_demo_settings,
     utc,
     warehouse,
 )
@@ -63,6 +65,7 @@ def plan(code: str, start: dt.date, end: dt.date, strategy: str | None, refetch:
     (100 calls a day) with per-ticker history (1 call a ticker), and checks today's quota
     through the free /user endpoint when EODHD_API_TOKEN is set.
     """
+    use_demo_settings()
     config = pipeline_config()
     _check_range(start, end, configured_exchange_start(config, code), code)
     # Reads only: never migrates (an out-of-date schema says to run `db migrate`).
@@ -71,6 +74,10 @@ def plan(code: str, start: dt.date, end: dt.date, strategy: str | None, refetch:
         symbols = queries.symbol_codes(conn, code)
         # As the price asset does: a refetch plans as if the fetch log were empty.
         known = coverage.Coverage() if refetch else coverage.load_coverage(conn, code)
+    if closed := no_trading_days(start, end, holidays):
+        # Not "the fetch log covers the range": there is nothing to fetch in it at all.
+        click.echo(f"{code}: {closed}; a run over this range would fetch nothing")
+        return
     days = list(trading_days(start, end, holidays))
     force = Strategy(strategy) if strategy else None
     fetch = plan_fetch(code, start, end, days, symbols, known, force)

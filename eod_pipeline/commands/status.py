@@ -9,13 +9,25 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import click
 import psycopg
 
-from eod_pipeline.commands.common import n, pipeline_config, table, utc, warehouse
+from eod_pipeline.commands.common import (
+    ExchangeCode,
+    configured_exchange_start,
+    n,
+    pipeline_config,
+    table,
+    use_demo_settings,
+    utc,
+    warehouse,
+)
+from eod_pipeline.commands.symbol_status import symbol_status
 from eod_pipeline.config import ExchangeSetting
 from eod_pipeline.markets.calendar import newest_available_day, trading_days
+from eod_pipeline.reports.coverage_picture import write_coverage_html
 from eod_pipeline.warehouse import queries
 
 #: Missing dates listed by name per exchange; the rest are counted.
@@ -106,16 +118,38 @@ def render(statuses: list[ExchangeStatus]) -> str:
 
 
 @click.command()
-def status() -> None:
+@click.option("--symbol", default=None, metavar="CODE",
+              help="One ticker: its stored range, holes, last fetch, splits, dividends and "
+                   "revisions.")
+@click.option("--exchange", "code", type=ExchangeCode(), default=None,
+              help="Only this configured exchange (with --symbol: the ticker's exchange, "
+                   "needed when several configured exchanges list it).")
+@click.option("--html", "html_path", default=None,
+              type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="Also write the coverage picture (trading days x share of listed "
+                   "tickers with a row, holes marked) to this self-contained HTML file.")
+def status(symbol: str | None, code: str | None, html_path: Path | None) -> None:
     """Per configured exchange: symbols, price rows, date span, missing days, last fetch.
 
     Reads the warehouse only (no API calls). Missing days are trading days (weekdays that
     are not the exchange's known holidays) between the first and last stored date with no
-    rows.
+    rows. In the folder where `eod-pipeline demo` ran, it uses the demo's settings.
     """
+    use_demo_settings()
     config = pipeline_config()
+    settings = list(config.exchanges)
+    if code is not None:
+        configured_exchange_start(config, code)
+        settings = [s for s in settings if s.code == code]
     now = dt.datetime.now(dt.UTC) - config.refresh_delay
     # Reads only: never migrates (an out-of-date schema says to run `db migrate`).
     with warehouse(apply_schema=False) as (conn, _mode):
-        statuses = [exchange_status(conn, s, now) for s in config.exchanges]
-    click.echo(render(statuses))
+        if symbol is not None:
+            click.echo(symbol_status(conn, config, symbol.strip(), code))
+        else:
+            click.echo(render([exchange_status(conn, s, now) for s in settings]))
+        if html_path is not None:
+            drawn = write_coverage_html(conn, [s.code for s in settings], html_path)
+            holes = sum(c.hole_rows for c in drawn)
+            click.echo(f"coverage picture: {html_path} ({len(drawn)} exchange(s); "
+                       f"{n(holes)} missing rows never fetched)")

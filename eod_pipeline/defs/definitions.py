@@ -11,8 +11,11 @@ from eod_pipeline.defs.assets.corporate_actions import (
     build_adjustments_asset,
     build_event_asset,
 )
+from eod_pipeline.defs.assets.coverage_report import build_coverage_report
+from eod_pipeline.defs.assets.exchange_details import exchange_details
 from eod_pipeline.defs.assets.prices import build_price_asset
 from eod_pipeline.defs.assets.reference import build_reference_assets, exchanges
+from eod_pipeline.defs.assets.symbol_changes import build_symbol_changes_assets
 from eod_pipeline.defs.checks import build_price_checks
 from eod_pipeline.defs.io_manager import WarehouseIOManager
 from eod_pipeline.defs.reaper import dead_run_reaper
@@ -53,7 +56,9 @@ def _hypertables(resources: dict[str, object] | None) -> set[str] | None:
 
 
 def _build(pipeline: PipelineConfig, resources: dict[str, object] | None) -> dg.Definitions:
-    assets: list[dg.AssetsDefinition] = [exchanges, *build_reference_assets(pipeline)]
+    assets: list[dg.AssetsDefinition] = [exchanges, exchange_details,
+                                         *build_reference_assets(pipeline),
+                                         *build_symbol_changes_assets(pipeline)]
     checks = []
     hypertables = _hypertables(resources)
     for setting in pipeline.exchanges:
@@ -62,6 +67,8 @@ def _build(pipeline: PipelineConfig, resources: dict[str, object] | None) -> dg.
                       for kind in (SPLIT_EVENTS, DIVIDEND_EVENTS))
         assets.append(build_adjustments_asset(setting, pipeline, hypertables))
         checks.append(build_price_checks(setting, pipeline))
+    if pipeline.exchanges:
+        assets.append(build_coverage_report(pipeline))
     return dg.Definitions(
         assets=assets,
         asset_checks=checks,

@@ -112,11 +112,13 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         with self.warehouse.connect() as conn:
             writer = TableWriter(conn, spec, where, run_id=context.run_id)
             report = writer.write(obj)
+        # The column schema is definition metadata (the assets declare it): a range run
+        # stores one materialization per partition, each with this metadata, so it stays
+        # small (BENCHMARKS.md, Dagster's share).
         context.add_output_metadata(
             {
                 "dagster/row_count": report.rows,
                 "dagster/table_name": spec.qualified_name,
-                "dagster/column_schema": column_schema(spec),
                 "rows_inserted": report.inserted,
                 "rows_updated": report.updated,
                 "rows_unchanged": report.unchanged,

@@ -259,6 +259,24 @@ class EodhdClient:
         """`/div/{CODE}.{EXCH}` -> DIVIDENDS with `code` filled in; "" dates become null."""
         return await self._ticker_events("div", exchange, code, start, end, parsing.DIVIDENDS_SPEC)
 
+    async def symbol_changes(
+        self, start: dt.date | None = None, end: dt.date | None = None
+    ) -> pl.DataFrame:
+        """`/symbol-change-history?from=&to=` -> SYMBOL_CHANGES: ticker changes (old code,
+        new code, effective date, e.g. FB -> META) in [start, end].
+
+        US only, data since 2022-07-22; costs 5 calls a request whatever the range, so
+        ask for the whole window at once (eodhd-api.md, More facts).
+        """
+        return await self._call(
+            Request(
+                "symbol-change-history",
+                "symbol-change-history",
+                self._range_params(start, end),
+                lambda b, ct: parsing.parse_table(b, parsing.SYMBOL_CHANGES_SPEC, content_type=ct),
+            )
+        )
+
     async def user(self) -> UserInfo:
         """`/user` (free): today's usage against the daily limit, reset at midnight GMT."""
         holder: dict[str, dt.datetime] = {}

@@ -23,6 +23,9 @@ ENDPOINT_COST: Final[dict[str, int]] = {
     "eod-bulk-last-day": 100,
     "splits": 1,
     "div": 1,
+    # Ticker changes (US only, since 2022-07-22): "5 API calls a request" (eodhd-api.md,
+    # More facts), whatever the date range.
+    "symbol-change-history": 5,
     # The account endpoint is free.
     "user": 0,
 }

@@ -172,6 +172,18 @@ SYMBOLS_SPEC: Final = TableSpec(
     },
 )
 
+SYMBOL_CHANGES_SPEC: Final = TableSpec(
+    "symbol-change-history",
+    schemas.SYMBOL_CHANGES,
+    {
+        "exchange": "exchange",
+        "old_symbol": "old_symbol",
+        "new_symbol": "new_symbol",
+        "effective": "date",
+        "company_name": "company_name",
+    },
+)
+
 HOLIDAYS_SPEC: Final = TableSpec(
     "exchange-details", schemas.HOLIDAYS, {"Date": "date", "Holiday": "holiday", "Type": "type"}
 )

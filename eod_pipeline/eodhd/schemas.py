@@ -86,3 +86,15 @@ SYMBOLS = pl.Schema(
 
 #: `ExchangeHolidays` of `/exchange-details/{EXCH}`, list or map form alike.
 HOLIDAYS = pl.Schema({"date": pl.Date, "holiday": pl.String, "type": pl.String})
+
+#: `/symbol-change-history`: one row per ticker change (EODHD's `old_symbol`,
+#: `new_symbol`, `company_name`, `effective`; `date` is the effective date).
+SYMBOL_CHANGES = pl.Schema(
+    {
+        "exchange": pl.String,
+        "old_symbol": pl.String,
+        "new_symbol": pl.String,
+        "date": pl.Date,
+        "company_name": pl.String,
+    }
+)

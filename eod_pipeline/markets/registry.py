@@ -8,6 +8,11 @@ data appears (../shared/eodhd-api.md: NYSE/NASDAQ about 15 minutes after the clo
 other exchanges 2-3 hours). Holidays change every year and come from the API instead
 (the `exchange_calendars` asset stores them in `eod.exchange_holidays`).
 
+These records are the fast path, not the limit: any other code of EODHD's exchanges list
+can be configured once the warehouse (or the local cache file) holds its list entry and
+its `/exchange-details` (time zone, trading hours): see `stored.py` for where those come
+from and `exchange_info` for the order of the look-ups.
+
 This is the one registry: the simulator (`eodhd_simulator.calendar`) builds its
 exchanges on these records, so what the pipeline expects (closes, delays, time zones)
 and what the simulator serves cannot drift apart. The listing facts (MIC, country,
@@ -121,12 +126,31 @@ EXCHANGES: dict[str, ExchangeInfo] = {
 }
 
 
+def builtin_exchange(code: str) -> ExchangeInfo | None:
+    """The built-in record of `code` (no I/O), or None."""
+    return EXCHANGES.get(code)
+
+
 def exchange_info(code: str, setting: str = "EOD_EXCHANGES") -> ExchangeInfo:
-    """The facts of `code`, or a ValueError naming the setting and the known codes."""
-    try:
-        return EXCHANGES[code]
-    except KeyError:
-        raise ValueError(
-            f"{setting}: unknown exchange code {code!r}. Known codes: "
-            f"{', '.join(sorted(EXCHANGES))}. (EODHD codes, e.g. US, LSE, XETRA.)"
-        ) from None
+    """The facts of `code`: the built-in record, else the stored EODHD facts; otherwise a
+    ValueError naming the setting, the known codes and where the code list comes from.
+
+    Only a code outside the built-in list costs a look-up (the warehouse, then the cache
+    file; see `stored.py`); it never calls the API, so loading the definitions stays
+    offline.
+    """
+    info = EXCHANGES.get(code)
+    if info is not None:
+        return info
+    # Imported here: the look-up pulls in the warehouse modules, which the built-in
+    # fast path (and the simulator) never needs.
+    from eod_pipeline.markets.stored import lookup_exchange
+
+    found = lookup_exchange(code)
+    if found.info is not None:
+        return found.info
+    raise ValueError(
+        f"{setting}: unknown exchange code {code!r}. Known codes: "
+        f"{', '.join(sorted(EXCHANGES))}. (EODHD codes, e.g. US, LSE, XETRA.) "
+        f"{found.explain()}"
+    ) from None

@@ -47,3 +47,24 @@ def tickers_to_readjust(conn: psycopg.Connection, exchange: str, start: dt.date,
         {"x": exchange, "a": start, "b": end},
     ).fetchall()
     return [(symbol, first, end) for symbol, first in rows]
+
+
+def actions_fetched(conn: psycopg.Connection, exchange: str) -> bool:
+    """Whether any split or dividend fetch of the exchange is logged: without one the
+    warehouse cannot adjust prices itself, so comparing with the vendor says nothing."""
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM eod.fetch_log WHERE exchange = %s"
+        " AND dataset IN ('splits', 'dividends'))", (exchange,)).fetchone()
+    return bool(row and row[0])
+
+
+def symbols_with_actions(conn: psycopg.Connection, exchange: str, start: dt.date,
+                         end: dt.date) -> list[str]:
+    """Tickers with a split or dividend dated in [start, end]: every earlier adjusted
+    close of theirs changes with it."""
+    rows = conn.execute(
+        "SELECT symbol FROM eod.splits WHERE exchange = %(x)s AND date BETWEEN %(a)s AND %(b)s"
+        " UNION SELECT symbol FROM eod.dividends WHERE exchange = %(x)s"
+        " AND date BETWEEN %(a)s AND %(b)s ORDER BY 1",
+        {"x": exchange, "a": start, "b": end}).fetchall()
+    return [r[0] for r in rows]

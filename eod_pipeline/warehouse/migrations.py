@@ -26,6 +26,7 @@ import psycopg
 from psycopg import sql
 
 from eod_pipeline.warehouse import storage as _storage
+from eod_pipeline.warehouse import views as _views
 from eod_pipeline.warehouse.connection import TIMESCALEDB_ENV, timescaledb_wanted
 from eod_pipeline.warehouse.storage import (  # noqa: F401 (re-exported for callers)
     COLUMNSTORE_AFTER,
@@ -108,6 +109,22 @@ def _v3_facts(conn: psycopg.Connection) -> None:
                  "ON eod.price_revisions (exchange, symbol, date)")
 
 
+def _v4_adjusted_views(conn: psycopg.Connection) -> None:
+    # Raw prices plus factors: when each split / dividend was stored (point-in-time
+    # reads), and the adjusted "views" (SQL functions) computed from them (views.py).
+    _views.add_known_at(conn)
+    _views.create_functions(conn)
+
+
+def _v5_exchange_details_and_symbol_changes(conn: psycopg.Connection) -> None:
+    # Trading hours of any EODHD exchange (so codes outside the built-in registry can be
+    # configured without an API call at load), and EODHD's ticker changes (FB -> META).
+    for name in ("exchange_details", "symbol_changes"):
+        conn.execute(_create_table(TABLES[name]))
+    conn.execute("CREATE INDEX IF NOT EXISTS symbol_changes_by_new "
+                 "ON eod.symbol_changes (exchange, new_symbol)")
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -119,6 +136,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "exchanges, symbols, prices, splits, dividends, rejects, holidays", _v1_tables),
     Migration(2, "fetch log (resume and ticker date bounds)", _v2_fetch_log),
     Migration(3, "fetch-log rejects, price revisions, gap acknowledgements", _v3_facts),
+    Migration(4, "action known_at, adjustment factors and adjusted price functions",
+              _v4_adjusted_views),
+    Migration(5, "exchange details (trading hours), symbol changes",
+              _v5_exchange_details_and_symbol_changes),
 )
 
 #: The tables that become hypertables in TimescaleDB mode (re-exported from storage).

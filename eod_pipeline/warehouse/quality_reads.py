@@ -1,5 +1,6 @@
-"""Reads the completeness checks need: stored (symbol, date) pairs, each ticker's stored
-span, fetch-log coverage, acknowledged gaps, and fetch-log entries against stored rows.
+"""Reads the completeness checks need: where tickers' stored rows stop and start again,
+each ticker's stored span, fetch-log coverage, acknowledged gaps, and fetch-log entries
+against stored rows.
 
 Only reads; the decisions are in `eod_pipeline.quality`.
 """
@@ -16,29 +17,47 @@ from psycopg import sql
 PRICE_DATASETS = ["prices", "adjustments"]
 
 
-def stored_pairs(conn: psycopg.Connection, exchange: str, lo: dt.date, hi: dt.date,
-                 symbols: list[str]) -> pl.DataFrame:
-    """symbol, date of the stored price rows of `symbols` in [lo, hi].
+def row_stretches(conn: psycopg.Connection, exchange: str, lo: dt.date, hi: dt.date,
+                  symbols: list[str], holidays: set[dt.date]) -> pl.DataFrame:
+    """Where `symbols`' stored rows in [lo, hi] stop and start again: symbol, prev (the
+    stored date before, null for a ticker's first row in the range), date, and `last`
+    (no stored row after it in the range).
 
-    Streamed as CSV into polars rather than fetched as Python tuples: ten years of a
-    2,000-ticker exchange is ~3.7M pairs, ~60 MB as CSV, over 1 GB as tuples (measured:
-    the check step's peak, BENCHMARKS.md)."""
-    schema = {"symbol": pl.String, "date": pl.Date}
+    Only the rows that bound days without a row come back: a ticker's first and last row
+    in the range, and each row whose previous row is more than one trading day (a weekday
+    not in `holidays`) before it. The server walks the rows in (symbol, date) order with
+    `lag`/`lead`; the client gets tens of thousands of stretches where it used to get
+    every (symbol, date) pair of a suspect ticker (ten years of 2,000 tickers: 3.7M pairs,
+    the check step's ~800 MB peak, BENCHMARKS.md "Open problems"). Streamed as CSV into
+    polars, not fetched as Python tuples."""
+    schema = {"symbol": pl.String, "prev": pl.Date, "date": pl.Date, "last": pl.Boolean}
     if not symbols:
         return pl.DataFrame(schema=schema)
+    # A gap after a Friday row needs more than 3 days (the weekend) to hold a weekday; any
+    # other gap more than 1. Only those rows pay for the look for a non-holiday weekday.
     query = sql.SQL(
-        "COPY (SELECT symbol, date FROM eod.prices WHERE exchange = {x}"
-        " AND symbol = ANY({s}) AND date BETWEEN {lo} AND {hi}) TO STDOUT (FORMAT csv)"
+        "COPY (SELECT symbol, prev, date, (nxt IS NULL)::int FROM ("
+        "  SELECT symbol, date, lag(date) OVER w AS prev, lead(date) OVER w AS nxt"
+        "  FROM eod.prices WHERE exchange = {x} AND symbol = ANY({s})"
+        "  AND date BETWEEN {lo} AND {hi}"
+        "  WINDOW w AS (PARTITION BY symbol ORDER BY date)) g"
+        " WHERE prev IS NULL OR nxt IS NULL"
+        " OR (date - prev > CASE WHEN extract(isodow FROM prev) = 5 THEN 3 ELSE 1 END"
+        "  AND EXISTS (SELECT 1 FROM generate_series(prev + 1, date - 1, interval '1 day')"
+        "   AS d(day) WHERE extract(isodow FROM d.day) < 6"
+        "   AND NOT d.day::date = ANY({hol}::date[])))"
+        ") TO STDOUT (FORMAT csv)"
     ).format(x=sql.Literal(exchange), s=sql.Literal(symbols), lo=sql.Literal(lo),
-             hi=sql.Literal(hi))
+             hi=sql.Literal(hi), hol=sql.Literal(sorted(holidays)))
     buffer = bytearray()
     with conn.cursor() as cur, cur.copy(query) as copy:
         for chunk in copy:
             buffer += chunk
     if not buffer:
         return pl.DataFrame(schema=schema)
-    return pl.read_csv(bytes(buffer), has_header=False, new_columns=list(schema),
-                       schema_overrides=schema)
+    frame = pl.read_csv(bytes(buffer), has_header=False, new_columns=list(schema),
+                        schema_overrides={**schema, "last": pl.Int8})
+    return frame.with_columns(pl.col("last").cast(pl.Boolean))
 
 
 def ticker_spans(conn: psycopg.Connection, exchange: str, lo: dt.date, hi: dt.date,

@@ -265,13 +265,53 @@ GAP_ACKNOWLEDGEMENTS = TableSpec(
     primary_key=("exchange", "symbol", "start_date"),
 )
 
+EXCHANGE_DETAILS = TableSpec(
+    name="exchange_details",
+    columns=(
+        Column("code", "text", pl.String(), nullable=False),
+        Column("name", "text", pl.String()),
+        # IANA zone and the regular session in local time ("HH:MM:SS", as EODHD's
+        # `/exchange-details` TradingHours say it): what the partitions and deadlines of
+        # an exchange outside the built-in registry are built from (markets/stored.py).
+        Column("timezone", "text", pl.String(), nullable=False,
+               description="IANA time zone of the exchange (EODHD's Timezone)."),
+        Column("open", "text", pl.String(),
+               description="Regular-session opening time, local (HH:MM:SS)."),
+        Column("close", "text", pl.String(), nullable=False,
+               description="Regular-session closing time, local (HH:MM:SS)."),
+        Column("working_days", "text", pl.String(),
+               description="EODHD's WorkingDays, e.g. Mon,Tue,Wed,Thu,Fri."),
+        Column("fetched_at", "timestamptz", pl.Datetime("us", "UTC"), nullable=False),
+    ),
+    primary_key=("code",),
+)
+
+SYMBOL_CHANGES = TableSpec(
+    name="symbol_changes",
+    columns=(
+        Column("exchange", "text", pl.String(), nullable=False),
+        Column("old_symbol", "text", pl.String(), nullable=False,
+               description="The code the ticker traded under before the change."),
+        Column("new_symbol", "text", pl.String(), nullable=False,
+               description="The code it trades under from `date` on (e.g. FB -> META)."),
+        # The effective date: the first session under the new code.
+        Column("date", "date", pl.Date(), nullable=False,
+               description="First trading day under the new code (EODHD's `effective`)."),
+        Column("company_name", "text", pl.String()),
+    ),
+    # A code can change more than once, and a freed code can be taken again later: the
+    # old code with its date identifies one change.
+    primary_key=("exchange", "old_symbol", "date"),
+)
+
 #: Tables whose changed rows are recorded in a revisions table by the writer.
 REVISIONS: dict[str, TableSpec] = {PRICES.name: PRICE_REVISIONS}
 
 TABLES: dict[str, TableSpec] = {
     t.name: t
     for t in (EXCHANGES, SYMBOLS, PRICES, SPLITS, DIVIDENDS, PRICE_REJECTS, EXCHANGE_HOLIDAYS,
-              FETCH_LOG, PRICE_REVISIONS, GAP_ACKNOWLEDGEMENTS)
+              FETCH_LOG, PRICE_REVISIONS, GAP_ACKNOWLEDGEMENTS, EXCHANGE_DETAILS,
+              SYMBOL_CHANGES)
 }
 
 

@@ -7,20 +7,22 @@ machine: a straight binary COPY runs at ~2x the speed of a staged upsert):
   the table. Each batch runs under a savepoint; should a key exist after all (duplicates
   across batches of one stream, or a concurrent writer), that batch alone is redone as a
   merge.
-- **merge**: rows may exist. The batch is COPYed into a session-local staging table, then
-  merged set-wise by one MERGE (one hash join): rows whose values changed are updated,
-  unchanged rows are not written at all (a reload of identical data writes nothing), new
-  keys are inserted. Rows the batch does not mention are never deleted: a partly failed
-  fetch must not erase good history.
+- **merge**: rows may exist. The batch is COPYed into a session-local staging table and
+  classified against the table by one LEFT JOIN on the key (changes.py): only new keys and
+  changed rows, with their stored values, are kept. From that: the changed rows' old and
+  new values go to the revisions table, changed rows are updated, new keys inserted.
+  Unchanged rows are not written at all (a reload of identical data joins once and writes
+  nothing). Rows the batch does not mention are never deleted: a partly failed fetch must
+  not erase good history.
 
 A merged batch is deduplicated on the primary key first (keeping the last occurrence):
 PostgreSQL refuses an upsert that touches one row twice (SQLSTATE 21000). The straight COPY
 skips that work (and keeps the producer's row order, which B-tree inserts like): a batch
 with duplicate keys fails its COPY with a unique violation and is merged instead.
 
-On TimescaleDB hypertables the merge is `INSERT ... ON CONFLICT DO UPDATE ... WHERE
-changed`, the statement ../shared/platform-notes.md checked against compressed chunks; on
-plain tables MERGE, measured ~2x faster on the same rows (BENCHMARKS.md).
+On TimescaleDB hypertables the classified rows are written by `INSERT ... ON CONFLICT DO
+UPDATE ... WHERE changed`, the statement ../shared/platform-notes.md checked against
+compressed chunks; on plain tables by an UPDATE joined on the key and a plain INSERT.
 
 Streams commit batch by batch: a long backfill keeps what it has paid for if it fails half
 way, and the next run resumes from what is stored. A single frame is one transaction.
@@ -39,6 +41,7 @@ import psycopg
 from psycopg import sql
 
 from eod_pipeline.warehouse.batches import LoggedBatch
+from eod_pipeline.warehouse.changes import MergeStatements
 from eod_pipeline.warehouse.slices import TableSlice
 from eod_pipeline.warehouse.tables import REVISIONS, TableSpec
 from eod_pipeline.warehouse.validation import validate_frame
@@ -143,6 +146,8 @@ class TableWriter:
         self.report = WriteReport(table=spec.qualified_name)
         self._target = sql.Identifier(*spec.qualified_name.split("."))
         self._stage = sql.Identifier(f"_stage_{spec.name}")
+        self._changes = sql.Identifier(f"_changes_{spec.name}")
+        self._statements = MergeStatements(spec, self._target, self._stage, self._changes)
         self._stage_ready = False
         self._hypertable = False
         self._slice_empty: bool | None = None
@@ -269,15 +274,17 @@ class TableWriter:
                     self._stage, self._target
                 )
             )
+            cur.execute(self._statements.create_changes())
             self._stage_ready = True
-        cur.execute(sql.SQL("TRUNCATE {}").format(self._stage))
+        cur.execute(sql.SQL("TRUNCATE {}, {}").format(self._stage, self._changes))
 
     def _merge(self, frame: pl.DataFrame) -> None:
-        spec = self.spec
-        values = [c for c in spec.column_names if c not in spec.primary_key]
+        """Stage the batch, classify it against the table in one join, then record the
+        revisions and write the changed and new rows from that classification
+        (changes.py says why one join)."""
         with self.conn.cursor() as cur:
             self._ensure_stage(cur)
-            copy_frame(cur, self._stage, spec, frame)
+            copy_frame(cur, self._stage, self.spec, frame)
             # Temp tables have no statistics until analyzed; without them the planner
             # guesses a tiny table and picks nested loops over millions of rows.
             cur.execute(sql.SQL("ANALYZE {}").format(self._stage))
@@ -288,123 +295,43 @@ class TableWriter:
                 # a past exchange-day of 400+ tickers (or one long refetch) would fail.
                 # The batch bounds what one transaction touches instead.
                 cur.execute(f"SET LOCAL {_DECOMPRESS_LIMIT_GUC} = 0")
-            if self._revisions is not None and values:
-                self._record_revisions(cur, values)
-            if self._hypertable or not values:
-                self._upsert(cur, values)
+            statements = self._statements
+            cur.execute(statements.classify())
+            if cur.rowcount == 0:
+                return  # every staged row equals its stored row: nothing to write
+            counted = cur.execute(statements.counts()).fetchone()
+            new, changed = counted if counted else (0, 0)
+            if changed and self._revisions is not None:
+                # Before the rows change, in the same transaction: the writer is the one
+                # place that sees both values, and a revision recorded anywhere else could
+                # be missed or recorded for a change that never committed.
+                cur.execute(statements.record_revisions(self._revisions, self.run_id))
+                self.report.revised += max(cur.rowcount, 0)
+            if self._hypertable:
+                self._upsert(cur)
                 return
+            # Statistics for the UPDATE's join: few changed rows are reached by the key.
+            cur.execute(sql.SQL("ANALYZE {}").format(self._changes))
             try:
                 with self.conn.transaction():
-                    self._merge_statement(cur, values)
+                    updated = inserted = 0
+                    if changed:
+                        cur.execute(statements.update_changed())
+                        updated = max(cur.rowcount, 0)
+                    if new:
+                        cur.execute(statements.insert_new())
+                        inserted = max(cur.rowcount, 0)
             except psycopg.errors.UniqueViolation:
-                # A concurrent writer inserted one of our new keys after MERGE's join
-                # saw it missing (MERGE has no ON CONFLICT in PostgreSQL 15): redo the
-                # batch with the upsert, which is safe against that.
-                self._upsert(cur, values)
+                # Another session inserted one of our new keys after the classification
+                # saw it missing: redo the write with the upsert, which is safe against that.
+                self._upsert(cur)
+                return
+            self.report.inserted += inserted
+            self.report.updated += updated
 
-    def _record_revisions(self, cur: psycopg.Cursor, values: list[str]) -> None:
-        """Append every staged row that will change a stored row, old and new values,
-        to the revisions table, before the merge changes it (same transaction).
-
-        Why here: the writer is the one place that sees both values; a revision recorded
-        anywhere else could be missed or recorded for a change that never committed.
-        """
-        assert self._revisions is not None
-        ident = sql.Identifier
-        key = self.spec.primary_key
-        cur.execute(
-            sql.SQL(
-                "INSERT INTO {r} ({cols}) SELECT {key_s}, {old}, {new}, {run}, now() "
-                "FROM {s} AS s JOIN {t} AS t ON {match} WHERE ({tv}) IS DISTINCT FROM ({sv})"
-            ).format(
-                r=ident(*self._revisions.qualified_name.split(".")),
-                cols=sql.SQL(", ").join(map(ident, self._revisions.column_names)),
-                key_s=sql.SQL(", ").join(sql.SQL("s.{}").format(ident(c)) for c in key),
-                old=sql.SQL(", ").join(sql.SQL("t.{}").format(ident(c)) for c in values),
-                new=sql.SQL(", ").join(sql.SQL("s.{}").format(ident(c)) for c in values),
-                run=sql.Literal(self.run_id),
-                s=self._stage,
-                t=self._target,
-                match=sql.SQL(" AND ").join(
-                    sql.SQL("t.{c} = s.{c}").format(c=ident(c)) for c in key),
-                tv=sql.SQL(", ").join(sql.SQL("t.{}").format(ident(c)) for c in values),
-                sv=sql.SQL(", ").join(sql.SQL("s.{}").format(ident(c)) for c in values),
-            )
-        )
-        self.report.revised += max(cur.rowcount, 0)
-
-    def _merge_statement(self, cur: psycopg.Cursor, values: list[str]) -> None:
-        """One MERGE: a single hash join updates changed rows and inserts new keys.
-
-        PostgreSQL 15's MERGE has no RETURNING, so inserts are counted by a session
-        sequence that the INSERT branch advances once per row (the CASE passes the value
-        through unchanged, whatever its type).
-        """
-        ident = sql.Identifier
-        spec = self.spec
-        cur.execute("CREATE TEMP SEQUENCE IF NOT EXISTS _merge_inserts")
-        cur.execute("SELECT setval('_merge_inserts', 1, false)")
-        counted = values[0]
-        inserted_values = [
-            sql.SQL("CASE WHEN nextval('_merge_inserts') > 0 THEN s.{c} END").format(
-                c=ident(c))
-            if c == counted else sql.SQL("s.{}").format(ident(c))
-            for c in spec.column_names
-        ]
-        cur.execute(
-            sql.SQL(
-                "MERGE INTO {t} AS t USING {s} AS s ON {match} "
-                "WHEN MATCHED AND ({tv}) IS DISTINCT FROM ({sv}) THEN UPDATE SET {sets} "
-                "WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({ins})"
-            ).format(
-                t=self._target,
-                s=self._stage,
-                match=sql.SQL(" AND ").join(
-                    sql.SQL("t.{c} = s.{c}").format(c=ident(c)) for c in spec.primary_key
-                ),
-                tv=sql.SQL(", ").join(sql.SQL("t.{}").format(ident(c)) for c in values),
-                sv=sql.SQL(", ").join(sql.SQL("s.{}").format(ident(c)) for c in values),
-                sets=sql.SQL(", ").join(sql.SQL("{c} = s.{c}").format(c=ident(c))
-                                        for c in values),
-                cols=sql.SQL(", ").join(map(ident, spec.column_names)),
-                ins=sql.SQL(", ").join(inserted_values),
-            )
-        )
-        changed = max(cur.rowcount, 0)
-        row = cur.execute("SELECT last_value, is_called FROM _merge_inserts").fetchone()
-        inserted = int(row[0]) if row and row[1] else 0
-        self.report.inserted += inserted
-        self.report.updated += changed - inserted
-
-    def _upsert_statement(self, values: list[str]) -> sql.Composed:
-        ident = sql.Identifier
-        spec = self.spec
-        sets = sql.SQL(", ").join(
-            sql.SQL("{c} = EXCLUDED.{c}").format(c=ident(c)) for c in values
-        )
-        return sql.SQL(
-            "INSERT INTO {t} AS t ({cols}) SELECT {cols} FROM {s} "
-            "ON CONFLICT ({key}) DO UPDATE SET {sets} WHERE ({tv}) IS DISTINCT FROM ({ev}) "
-            "RETURNING (xmax = 0) AS inserted"
-        ).format(
-            t=self._target,
-            s=self._stage,
-            cols=sql.SQL(", ").join(map(ident, spec.column_names)),
-            key=sql.SQL(", ").join(map(ident, spec.primary_key)),
-            sets=sets,
-            tv=sql.SQL(", ").join(sql.SQL("t.{}").format(ident(c)) for c in values),
-            ev=sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(ident(c)) for c in values),
-        )
-
-    def _upsert(self, cur: psycopg.Cursor, values: list[str]) -> None:
-        """The hypertable merge: one INSERT ... ON CONFLICT DO UPDATE of changed rows."""
-        counted = cur.execute(
-            sql.SQL(
-                "WITH written AS ({}) "
-                "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) "
-                "FROM written"
-            ).format(self._upsert_statement(values))
-        ).fetchone()
+    def _upsert(self, cur: psycopg.Cursor) -> None:
+        """Write the classified rows with INSERT ... ON CONFLICT DO UPDATE; count them."""
+        counted = cur.execute(self._statements.upsert()).fetchone()
         inserted, updated = counted if counted else (0, 0)
         self.report.inserted += inserted
         self.report.updated += updated

@@ -21,10 +21,16 @@ def test_every_step_that_can_spend_eodhd_calls_holds_the_eodhd_pool():
 
 
 def test_every_price_column_has_a_description_in_the_ui_schema():
-    from eod_pipeline.defs.io_manager import column_schema
+    import dagster as dg
+
     from eod_pipeline.warehouse.tables import PRICES
 
-    described = {c.name: c.description for c in column_schema(PRICES).columns}
+    defs = build_definitions(PipelineConfig(exchanges=parse_exchanges(
+        "US", dt.date(2024, 1, 2), dt.date(2026, 11, 20))))
+    spec = next(s for a in defs.assets for k, s in a.specs_by_key.items()
+                if k == dg.AssetKey(["eod_prices", "US"]))
+    schema = spec.metadata["dagster/column_schema"]
+    described = {c.name: c.description for c in schema.columns}
     assert set(described) == set(PRICES.column_names)
     assert all(described.values()), described
     assert "adjusted" in described["adjusted_close"]

@@ -105,7 +105,8 @@ def test_one_daily_partition_maps_to_its_date(resources, instance, warehouse_url
     assert md["dagster/row_count"].value == 2
     assert md["dagster/table_name"].value == "eod.prices"
     assert md["rows_inserted"].value == 2
-    assert [c.name for c in md["dagster/column_schema"].schema.columns] == list(PRICES.column_names)
+    # The column schema is the asset's definition metadata, not repeated per partition.
+    assert "dagster/column_schema" not in md
     assert md["rows_per_s"].value > 0
 
 

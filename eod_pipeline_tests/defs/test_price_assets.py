@@ -220,3 +220,20 @@ def test_tickers_config_refetches_only_those_at_one_call_each(harness):
     assert not bad.success
     failure = next(e for e in bad.all_events if e.event_type_value == "STEP_FAILURE")
     assert "NOPE not in US's symbol list" in str(failure.event_specific_data.error)
+
+
+def test_a_holiday_at_the_ranges_end_is_not_waited_for(harness_factory):
+    """Friday after Thanksgiving, before the close: Thanksgiving (a known holiday) stores
+    nothing and succeeds; a range ending on it runs; the Friday itself is not out yet."""
+    h = harness_factory(now=dt.datetime(2026, 11, 27, 15, 30, tzinfo=dt.UTC))
+    h.load_reference("US")
+    holiday = h.materialize(price_asset_key("US"), partition_key="2026-11-26")
+    assert holiday.success
+    assert _md(holiday)["calls_spent"] == 0
+    ending_on_it = h.backfill("US", "2026-11-24", "2026-11-26")
+    assert ending_on_it.success
+    assert set(h.stored("US")["date"].unique().to_list()) == {dt.date(2026, 11, 24),
+                                                            dt.date(2026, 11, 25)}
+    friday = h.backfill("US", "2026-11-25", "2026-11-27", raise_on_error=False)
+    assert not friday.success
+    assert "the data of 2026-11-27 is not out yet" in str(friday.all_events)

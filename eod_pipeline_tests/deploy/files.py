@@ -20,7 +20,10 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
-DAGSTER_YAML = ROOT / "dagster.yaml"
+#: The docker deployment's instance config (the Dockerfile installs it in DAGSTER_HOME).
+DAGSTER_YAML = ROOT / "deploy" / "dagster.yaml"
+#: The top-level instance config: what Dagster reads in the checkout as it stands.
+TOP_DAGSTER_YAML = ROOT / "dagster.yaml"
 LOCAL_DAGSTER_YAML = ROOT / "eod_pipeline" / "templates" / "dagster.local.yaml"
 WORKSPACE_YAML = ROOT / "workspace.yaml"
 DOCKER_WORKSPACE_YAML = ROOT / "deploy" / "workspace.docker.yaml"

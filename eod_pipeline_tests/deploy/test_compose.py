@@ -346,10 +346,13 @@ def test_dockerfile_installs_the_project_and_instance_config() -> None:
     copies = [i.args.split() for i in instructions if i.keyword == "COPY"]
     sources = {src for args in copies for src in args[:-1]}
     home = files.dockerfile_env()["DAGSTER_HOME"]
-    assert ["dagster.yaml", "${DAGSTER_HOME}/dagster.yaml"] in copies or [
-        "dagster.yaml", f"{home}/dagster.yaml"] in copies
+    # The deployment's instance config is deploy/dagster.yaml, not the top-level one
+    # (which is for the checkout and has no PostgreSQL storage).
+    assert ["deploy/dagster.yaml", "${DAGSTER_HOME}/dagster.yaml"] in copies or [
+        "deploy/dagster.yaml", f"{home}/dagster.yaml"] in copies
     assert home == "/opt/dagster/home"
-    for needed in ("pyproject.toml", "README.md", "eod_pipeline", "deploy", "dagster.yaml"):
+    for needed in ("pyproject.toml", "README.md", "eod_pipeline", "deploy",
+                   "deploy/dagster.yaml"):
         assert needed in sources, f"the image needs {needed}"
     for source in sources:
         assert (files.ROOT / source.rstrip("/")).exists(), f"COPY of missing {source}"

@@ -1,6 +1,7 @@
-"""dagster.yaml (docker compose) and the packaged local template (`eod-pipeline demo`,
-`dagster dev`), both on PostgreSQL storage read from DAGSTER_PG_*, loaded with Dagster's
-own config validation and instantiated as real instances.
+"""deploy/dagster.yaml (docker compose) and the packaged local template (`eod-pipeline
+demo`, `dagster dev`), both on PostgreSQL storage read from DAGSTER_PG_*, and the top-level
+dagster.yaml (the checkout as it stands: nothing to set), loaded with Dagster's own config
+validation and instantiated as real instances.
 
 What matters in both: one slot for the `eodhd` pool (every EODHD step declares it, so
 concurrent runs never exceed the API limits together), queued runs with their limit under
@@ -10,7 +11,10 @@ telemetry off.
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from importlib import resources
 from pathlib import Path
 
@@ -174,3 +178,65 @@ def test_deployed_config_runs_on_postgresql(tmp_path: Path, monkeypatch: pytest.
         _assert_pipeline_policies(instance)
     finally:
         instance.dispose()
+
+
+# ----- the top-level dagster.yaml: works in the checkout as it stands ---------------------
+
+_DAGSTER_PG = ("DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_USER", "DAGSTER_PG_PASSWORD",
+               "DAGSTER_PG_DB")
+
+
+def _env_reads(node: object) -> list[str]:
+    if isinstance(node, dict):
+        if set(node) == {"env"}:
+            return [str(node["env"])]
+        return [name for value in node.values() for name in _env_reads(value)]
+    if isinstance(node, list):
+        return [name for value in node for name in _env_reads(value)]
+    return []
+
+
+def test_top_level_config_needs_nothing_set_and_keeps_the_policies(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `dagster dev` / `dagster definitions validate` in the checkout read it with nothing
+    # exported: no `env:` anywhere, so no unset DAGSTER_PG_* can break it.
+    for name in _DAGSTER_PG:
+        monkeypatch.delenv(name, raising=False)
+    top = yaml.safe_load(files.TOP_DAGSTER_YAML.read_text())
+    assert _env_reads(top) == []
+    assert "storage" not in top
+    # Everything else is the local template's (pool of one, queue, run monitoring).
+    local = yaml.safe_load(files.LOCAL_DAGSTER_YAML.read_text())
+    assert {k: v for k, v in local.items() if k != "storage"} == top
+    home = _home_with(tmp_path, files.TOP_DAGSTER_YAML)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    instance = DagsterInstance.from_config(str(home))
+    try:
+        assert type(instance.run_storage).__name__ == "SqliteRunStorage"
+        _assert_pipeline_policies(instance)
+    finally:
+        instance.dispose()
+
+
+@pytest.mark.parametrize("dagster_home", ["unset", "the checkout"])
+def test_definitions_validate_where_the_top_level_config_stands(tmp_path: Path,
+                                                                 dagster_home: str) -> None:
+    """`dagster definitions validate -m eod_pipeline.defs` in a directory holding the
+    top-level dagster.yaml (a copy: the checkout itself stays clean), with DAGSTER_HOME
+    unset (a throwaway instance configured by it) and set to that directory."""
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    shutil.copy(files.TOP_DAGSTER_YAML, checkout / "dagster.yaml")
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DAGSTER_", "EOD_", "EODHD_"))}
+    env["EOD_HOME"] = str(tmp_path / "eod_home")
+    if dagster_home != "unset":
+        env["DAGSTER_HOME"] = str(checkout)
+    done = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-m", "eod_pipeline.defs"],
+        cwd=checkout, env=env, capture_output=True, text=True, timeout=300, check=False)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert "All code locations passed validation" in output
+    assert "DAGSTER_PG" not in output
+    assert "will not be used" not in output

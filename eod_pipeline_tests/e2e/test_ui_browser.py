@@ -13,11 +13,7 @@ label, e.g. "materialization Materialize…", hence substring matches).
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -27,77 +23,34 @@ from polars.testing import assert_frame_equal
 from eod_pipeline.warehouse.reader import read_slice
 from eod_pipeline.warehouse.slices import TableSlice
 from eod_pipeline.warehouse.tables import PRICES
+from eod_pipeline_tests.e2e.browser import screenshot, screenshot_on_failure
 from eod_pipeline_tests.e2e.deployment import EXCHANGE, Deployment, expected_prices
 from eod_pipeline_tests.fixtures.simulator import SIM_TOKEN
 from eodhd_simulator import SimulatorServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
-CHROMIUM = Path("/usr/bin/chromium")
-#: No GPU, no sandbox (containers), and nothing that phones home: the machine has no network.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 DAY = dt.date(2026, 11, 20)  # SIM_NOW's day: published by the simulator
 ASSET_PATH = f"/assets/eod_prices/{EXCHANGE}"
-SCREENSHOT = f"eod_prices_{EXCHANGE}_partitions.png"
-UI_TIMEOUT_MS = 30_000
+SCREENSHOT = f"eod_prices_{EXCHANGE}_partitions"
 
 RUN = """query($id: ID!) { runOrError(runId: $id) { __typename
   ... on Run { status tags { key value } assetSelection { path } }
   ... on PythonError { message } } }"""
 
 
-def _artifacts_dir() -> Path:
-    default = Path(__file__).resolve().parents[2] / "test-artifacts"
-    path = Path(os.environ.get("EOD_TEST_ARTIFACTS") or default)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-@pytest.fixture
-def page() -> Iterator[Any]:
-    """A page of a headless Chromium: the system's, never downloaded. Skips (before any
-    server starts, when requested first) if there is none."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found: `apt-get install chromium` (CI installs it)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                    args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.set_default_timeout(UI_TIMEOUT_MS)
-            yield page
-        finally:
-            browser.close()
-
-
-@contextlib.contextmanager
-def _screenshot_on_failure(page: Any, name: str) -> Iterator[None]:
-    """Keep a screenshot of where the browser was when the test failed."""
-    try:
-        yield
-    except BaseException:
-        path = _artifacts_dir() / f"{name}_failure.png"
-        try:
-            page.screenshot(path=str(path), full_page=True)
-            print(f"failure screenshot: {path}")
-        except Exception as exc:  # the browser may be what failed
-            print(f"no failure screenshot: {exc}")
-        raise
-
-
-def test_materialize_one_partition_from_the_ui(page: Any, deployment: Deployment,
+def test_materialize_one_partition_from_the_ui(browser_page: Any, deployment: Deployment,
                                                sim: SimulatorServer, warehouse_url: str):
-    with _screenshot_on_failure(page, "test_materialize_one_partition_from_the_ui"):
-        _materialize_one_partition(deployment, sim, warehouse_url, page)
+    with screenshot_on_failure(browser_page, "test_materialize_one_partition_from_the_ui"):
+        _materialize_one_partition(deployment, sim, warehouse_url, browser_page)
 
 
 def _materialize_one_partition(deployment: Deployment, sim: SimulatorServer,
                                warehouse_url: str, page: Any) -> None:
-    # Setup, not under test: the symbol list the price asset reads.
-    deployment.wait_run(deployment.materialize(["symbol_lists"], EXCHANGE))
+    # Setup, not under test: the symbol list and calendar the price asset reads (its
+    # declared dependencies: without them the UI first asks "Are you sure?").
+    for reference in ("symbol_lists", "exchange_calendars"):
+        deployment.wait_run(deployment.materialize([reference], EXCHANGE))
 
     # The asset page's own "Materialize…" opens the partition dialog.
     page.goto(deployment.url + ASSET_PATH)
@@ -147,8 +100,4 @@ def _materialize_one_partition(deployment: Deployment, sim: SimulatorServer,
     # Select the partition in the list: the detail pane shows its materialization's run.
     page.get_by_text(DAY.isoformat(), exact=True).first.click()
     page.get_by_role("link", name=run_id[:8]).first.wait_for()
-    screenshot = _artifacts_dir() / SCREENSHOT
-    screenshot.unlink(missing_ok=True)
-    page.screenshot(path=str(screenshot))
-    assert screenshot.exists()
-    assert screenshot.stat().st_size > 10_000, screenshot.stat().st_size
+    assert screenshot(page, SCREENSHOT).exists()

@@ -9,11 +9,31 @@ import pytest
 
 from eod_pipeline.markets.calendar import newest_available_day
 from eod_pipeline.markets.registry import EXCHANGES, ExchangeInfo, exchange_info
+from eod_pipeline.markets.stored import info_from_facts
 from eodhd_simulator import SimulatorConfig, Universe
 from eodhd_simulator.calendar import EXCHANGES as SIMULATED
 
+BUILT_IN = [x for x in SIMULATED if x.code in EXCHANGES]
+BEYOND = [x for x in SIMULATED if x.code not in EXCHANGES]
 
-@pytest.mark.parametrize("simulated", SIMULATED, ids=lambda x: x.code)
+
+def pipeline_view(simulated: ExchangeInfo) -> ExchangeInfo:
+    """What the pipeline schedules `simulated` by: the built-in record, or the one it
+    builds from the exchange's stored details (as the simulator's answers give them)."""
+    if simulated.code in EXCHANGES:
+        return EXCHANGES[simulated.code]
+    details = {"timezone": simulated.timezone, "close": simulated.close.strftime("%H:%M:%S"),
+               "working_days": "Mon,Tue,Wed,Thu,Fri"}
+    info, why = info_from_facts(simulated.code, None, details)
+    assert info is not None, why
+    return info
+
+
+def test_the_simulator_serves_exchanges_beyond_the_registry() -> None:
+    assert BEYOND, "the simulator must serve a real EODHD exchange outside the registry"
+
+
+@pytest.mark.parametrize("simulated", BUILT_IN, ids=lambda x: x.code)
 def test_simulated_exchanges_are_the_registry_records(simulated: ExchangeInfo) -> None:
     shared = exchange_info(simulated.code)
     assert isinstance(simulated, ExchangeInfo)
@@ -31,7 +51,7 @@ def test_the_pipeline_and_the_simulator_agree_on_when_a_day_is_out() -> None:
         holidays = set(universe.exchange_info(info.code).holidays)
         for hour in range(14 * 24):
             now = start + timedelta(hours=hour)
-            assert newest_available_day(EXCHANGES[info.code], now, holidays) == (
+            assert newest_available_day(pipeline_view(info), now, holidays) == (
                 cal.available_through(now)
             ), (info.code, now)
 

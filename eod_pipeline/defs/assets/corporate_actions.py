@@ -15,6 +15,7 @@ import polars as pl
 from eod_pipeline.config import DEFAULT_MAX_FAILED_SHARE, ExchangeSetting, PipelineConfig
 from eod_pipeline.defs.assets.prices import OWNERS, price_asset_key, reference_deps
 from eod_pipeline.defs.frame_stream import FrameStream
+from eod_pipeline.defs.io_manager import column_schema
 from eod_pipeline.defs.kinds import table_kinds
 from eod_pipeline.defs.partitions import trading_date_partitions, window_dates
 from eod_pipeline.defs.resources import EodhdResource, WarehouseResource
@@ -25,7 +26,7 @@ from eod_pipeline.ingest.stream import PriceStream, TooManyFailuresError
 from eod_pipeline.markets.calendar import trading_days
 from eod_pipeline.warehouse import actions, queries
 from eod_pipeline.warehouse.batches import LoggedBatch
-from eod_pipeline.warehouse.tables import FETCH_LOG
+from eod_pipeline.warehouse.tables import FETCH_LOG, PRICES
 
 ACTIONS_GROUP = "eod_corporate_actions"
 
@@ -57,6 +58,8 @@ def build_event_asset(setting: ExchangeSetting, kind: EventKind,
         backfill_policy=dg.BackfillPolicy.single_run(),
         deps=reference_deps(code),
         metadata={"eod/table": kind.table.name, "partition_expr": "date",
+                  "dagster/table_name": kind.table.qualified_name,
+                  "dagster/column_schema": column_schema(kind.table),
                   "eod/slice": {"exchange": code}},
         description=(
             f"{kind.name.capitalize()} of {setting.info.name} ({code}) by ex-date, into "
@@ -132,7 +135,7 @@ def build_adjustments_asset(setting: ExchangeSetting, pipeline: PipelineConfig,
         deps=[price_asset_key(code), event_asset_key(SPLIT_EVENTS, code),
               event_asset_key(DIVIDEND_EVENTS, code)],
         metadata={"eod/table": "prices", "eod/slice": {"exchange": code},
-                  "eod/partition_slice": False},
+                  "eod/partition_slice": False, "dagster/table_name": PRICES.qualified_name},
         description=(
             f"Keeps adjusted_close of {code} current: for every ticker with a split or "
             "dividend in these dates, refetches its stored history through the run's last "

@@ -14,6 +14,7 @@ import dagster as dg
 
 from eod_pipeline.config import ExchangeSetting, PipelineConfig
 from eod_pipeline.defs.frame_stream import FrameStream
+from eod_pipeline.defs.io_manager import column_schema
 from eod_pipeline.defs.kinds import table_kinds
 from eod_pipeline.defs.partitions import trading_date_partitions, window_dates
 from eod_pipeline.defs.resources import ClockResource, EodhdResource, WarehouseResource
@@ -22,6 +23,7 @@ from eod_pipeline.ingest.plan import Strategy, plan_fetch
 from eod_pipeline.ingest.stream import PriceStream
 from eod_pipeline.markets.calendar import newest_available_day, trading_days
 from eod_pipeline.warehouse import queries
+from eod_pipeline.warehouse.tables import PRICES
 
 PRICES_GROUP = "eod_prices"
 OWNERS = ["team:market-data"]
@@ -116,7 +118,9 @@ def build_price_asset(setting: ExchangeSetting, pipeline: PipelineConfig,
         backfill_policy=dg.BackfillPolicy.single_run(),
         deps=reference_deps(code),
         metadata={"eod/table": "prices", "partition_expr": "date", "eod/slice": {"exchange": code},
-                  "exchange": code, "timezone": info.timezone, "currency": info.currency},
+                  "exchange": code, "timezone": info.timezone, "currency": info.currency,
+                  "dagster/table_name": PRICES.qualified_name,
+                  "dagster/column_schema": column_schema(PRICES)},
         description=(
             f"Daily OHLCV with adjusted close of {info.name} ({code}), one partition per "
             f"trading date in {info.timezone}, from {setting.start}. Ranges run as one run "
@@ -147,11 +151,14 @@ def build_price_asset(setting: ExchangeSetting, pipeline: PipelineConfig,
         # A day fetched before the source publishes it would come back empty and be
         # logged as known: refuse it instead, with the time it becomes available.
         newest = newest_available_day(info, clock.now() - pipeline.refresh_delay, holidays)
-        if end > newest:
+        # Only trading days can be "not out yet": a known holiday at the range's end (the
+        # day after Thanksgiving's eve, say) has no data to wait for and stores 0 rows.
+        late = [d for d in trading_days(start, end, holidays) if d > newest]
+        if late:
             raise DataNotOutError(
-                f"{code}: the data of {end} is not out yet (the newest day available now "
-                f"is {newest}; {code} publishes at its close + {info.data_delay} in "
-                f"{info.timezone}). Materialize {end} after that, or pick dates up to "
+                f"{code}: the data of {late[0]} is not out yet (the newest day available "
+                f"now is {newest}; {code} publishes at its close + {info.data_delay} in "
+                f"{info.timezone}). Materialize {late[0]} after that, or pick dates up to "
                 f"{newest}.")
         if config.tickers:
             # A few tickers: per ticker, whatever bulk would cost, since a bulk answer

@@ -29,7 +29,8 @@ HOLIDAY_FUTURE = dt.timedelta(days=366)
 @dg.asset(
     group_name="eod_reference",
     description="EODHD's exchanges list (1 API call), upserted into eod.exchanges.",
-    metadata={"eod/table": "exchanges"},
+    metadata={"eod/table": EXCHANGES.name, "dagster/table_name": EXCHANGES.qualified_name,
+              "dagster/column_schema": column_schema(EXCHANGES)},
     owners=OWNERS,
     kinds=KINDS,
     pool="eodhd",

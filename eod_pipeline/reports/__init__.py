@@ -1,0 +1,1 @@
+"""Reports for people: one ticker's standing, an exchange's coverage picture."""
