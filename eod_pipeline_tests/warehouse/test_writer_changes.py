@@ -122,3 +122,28 @@ def test_a_new_key_another_session_inserts_meanwhile_is_upserted(kind_conn, monk
     # The rival's row exists when the write runs: updated (to the batch's values), not new.
     assert (report.inserted, report.updated, report.revised) == (4, 6, 5)
     assert_frame_equal(read_slice(kind_conn, PRICES, JAN), batch.sort(KEY))
+
+
+def test_a_batch_of_only_new_series_copies_straight_into_a_filled_slice(kind_conn):
+    """A resumed backfill's tickers are new to a slice that holds others: no row of theirs
+    is stored over the batch's dates, so the batch COPYs straight (no classification);
+    a batch touching a stored series still merges, and a duplicate key still falls back."""
+    write_frames(kind_conn, PRICES, price_frame(symbols=("AAA",)), JAN, run_id="first")
+
+    fresh = price_frame(symbols=("BBB", "CCC"))
+    report = write_frames(kind_conn, PRICES, fresh, JAN, run_id="resume")
+    assert (report.mode, report.inserted, report.updated) == ("copy", fresh.height, 0)
+
+    again = write_frames(kind_conn, PRICES, fresh, JAN, run_id="again")
+    assert (again.mode, again.inserted, again.updated, again.unchanged) == (
+        "merge", 0, 0, fresh.height)
+
+    # A new series with a key twice in the batch: the straight COPY fails on it, the batch
+    # is merged instead, keeping the last occurrence.
+    twice = price_frame(symbols=("DDD",))
+    doubled = pl.concat([twice, twice.head(1).with_columns(pl.col("close") + 1)])
+    dup = write_frames(kind_conn, PRICES, doubled, JAN, run_id="dup")
+    assert (dup.mode, dup.inserted, dup.duplicates_dropped) == ("merge", twice.height, 1)
+    stored = read_slice(kind_conn, PRICES, TableSlice(PRICES, {"symbol": ["DDD"]}))
+    assert stored.sort("date")["close"][0] == twice.sort("date")["close"][0] + 1
+    assert revisions(kind_conn) == []
