@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -110,9 +110,11 @@ def _copy_to_frame(conn: psycopg.Connection, query: sql.Composable,
 
 
 def _copy_csv_to_frame(conn: psycopg.Connection, query: sql.Composable,
-                       columns: Sequence[str]) -> pl.DataFrame:
+                       columns: Sequence[str],
+                       schema: Mapping[str, pl.DataType] | None = None) -> pl.DataFrame:
     """`query`'s rows by `COPY (query) TO STDOUT (FORMAT csv)` parsed by polars: the
-    issue's "plain COPY" baseline (`copy_raw_rows`)."""
+    issue's "plain COPY" baseline (`copy_raw_rows`), and small reads of computed columns
+    (`schema`; default the price columns' dtypes)."""
     buf = io.BytesIO()
     with conn.transaction(), conn.cursor() as cur:
         _apply_settings(cur)
@@ -120,7 +122,7 @@ def _copy_csv_to_frame(conn: psycopg.Connection, query: sql.Composable,
         with cur.copy(sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(query)) as copy:
             for chunk in copy:
                 buf.write(chunk)
-    schema = {c: _dtype(c) for c in columns}
+    schema = dict(schema) if schema is not None else {c: _dtype(c) for c in columns}
     if buf.tell() == 0:
         return pl.DataFrame(schema=schema)
     buf.seek(0)
@@ -432,14 +434,4 @@ def local_vs_vendor_drift(conn: psycopg.Connection, exchange: str, start: dt.dat
     columns = ["symbol", "date", "local_close", "vendor_close", "difference"]
     schema = {"symbol": pl.String(), "date": pl.Date(), "local_close": pl.Float64(),
               "vendor_close": pl.Float64(), "difference": pl.Float64()}
-    buf = io.BytesIO()
-    with conn.transaction(), conn.cursor() as cur:
-        _apply_settings(cur)
-        cur.execute("SET LOCAL DateStyle = ISO")
-        with cur.copy(sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(query)) as copy:
-            for chunk in copy:
-                buf.write(chunk)
-    if buf.tell() == 0:
-        return pl.DataFrame(schema=schema)
-    buf.seek(0)
-    return pl.read_csv(buf, has_header=False, new_columns=columns, schema=schema)
+    return _copy_csv_to_frame(conn, query, columns, schema)
