@@ -450,7 +450,7 @@ def local_vs_vendor(conn: psycopg.Connection, exchange: str, window: Window = No
     their whole history up to the window's end: an action changes every earlier adjusted
     close, so that is where a stale vendor history or a missed action shows.
     """
-    if not reads.stored_ranges(conn, exchange):
+    if not price_reads.exchange_has_prices(conn, exchange):
         return CheckOutcome(True, skipped=NOTHING_STORED)
     if not action_reads.actions_fetched(conn, exchange):
         return CheckOutcome(True, skipped=(

@@ -10,15 +10,20 @@ else the embedded cluster if it is running (`eod-pipeline db start`).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 import polars as pl
 
 from eod_pipeline.warehouse import price_reads
 from eod_pipeline.warehouse.connection import resolve_database_url
 from eod_pipeline.warehouse.views import COLUMNS, FUNCTIONS
+
+if TYPE_CHECKING:
+    import psycopg
 
 Adjust = Literal["total", "split", "raw", "vendor"]
 Every = Literal["1w", "1mo"]
@@ -138,6 +143,33 @@ def _check_as_of(conn, exchange: str, as_of: dt.datetime | None) -> None:
                         "it, or omit as_of for the latest values")
 
 
+@dataclass(frozen=True)
+class _Request:
+    """The validated arguments every price read shares."""
+
+    symbols: list[str] | None
+    first: dt.date | None
+    last: dt.date | None
+    as_of: dt.datetime | None
+
+
+def _request(symbols: str | Sequence[str] | None, start: DateLike, end: DateLike,
+             as_of: TimeLike) -> _Request:
+    first, last = _span(start, end)
+    return _Request(_symbols(symbols), first, last, _as_of(as_of))
+
+
+@contextlib.contextmanager
+def _checked_session(database_url: str | None, exchange: str, request: _Request
+                     ) -> Iterator[psycopg.Connection]:
+    """A read session on which the exchange, symbols and as_of were checked (clear errors
+    before any read)."""
+    with price_reads.session(resolve_database_url(database_url)) as conn:
+        _check_exchange_and_symbols(conn, exchange, request.symbols)
+        _check_as_of(conn, exchange, request.as_of)
+        yield conn
+
+
 def prices(exchange: str, symbols: str | Sequence[str] | None = None, start: DateLike = None,
            end: DateLike = None, adjust: Adjust = "total", as_of: TimeLike = None,
            columns: Sequence[str] | None = None, database_url: str | None = None
@@ -169,14 +201,10 @@ def prices(exchange: str, symbols: str | Sequence[str] | None = None, start: Dat
     """
     mode = _adjust(adjust)
     wanted = _columns(mode, columns)
-    listed = _symbols(symbols)
-    first, last = _span(start, end)
-    instant = _as_of(as_of)
-    with price_reads.session(resolve_database_url(database_url)) as conn:
-        _check_exchange_and_symbols(conn, exchange, listed)
-        _check_as_of(conn, exchange, instant)
-        return price_reads.read_prices(conn, exchange, listed, first, last, mode, instant,
-                                       wanted)
+    request = _request(symbols, start, end, as_of)
+    with _checked_session(database_url, exchange, request) as conn:
+        return price_reads.read_prices(conn, exchange, request.symbols, request.first,
+                                       request.last, mode, request.as_of, wanted)
 
 
 def bars(exchange: str, symbols: str | Sequence[str] | None = None, start: DateLike = None,
@@ -191,14 +219,10 @@ def bars(exchange: str, symbols: str | Sequence[str] | None = None, start: DateL
         raise ReadError(f"every={every!r} is not a bar period: use '1w' (weekly) or '1mo' "
                         "(monthly); daily bars are read.prices(...)")
     mode = _adjust(adjust)
-    listed = _symbols(symbols)
-    first, last = _span(start, end)
-    instant = _as_of(as_of)
-    with price_reads.session(resolve_database_url(database_url)) as conn:
-        _check_exchange_and_symbols(conn, exchange, listed)
-        _check_as_of(conn, exchange, instant)
-        return price_reads.read_bars(conn, exchange, listed, first, last, mode, instant,
-                                     every)
+    request = _request(symbols, start, end, as_of)
+    with _checked_session(database_url, exchange, request) as conn:
+        return price_reads.read_bars(conn, exchange, request.symbols, request.first,
+                                     request.last, mode, request.as_of, every)
 
 
 def universe(exchange: str, on: dt.date | str, database_url: str | None = None
