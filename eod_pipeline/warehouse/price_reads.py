@@ -257,13 +257,15 @@ def read_prices(conn: psycopg.Connection, exchange: str, symbols: Sequence[str] 
     is the code each row was stored under (`symbol` elsewhere).
 
     Ordered by polars, not by the query: the server would sort a million wide rows in
-    `work_mem` (4 MB by default, so on disk); polars sorts them in parallel in ~0.1 s.
+    `work_mem` (4 MB by default, so on disk); polars sorts them in parallel
+    (`_by_symbol_and_date`). `exchange` is the one requested, so it is not sent a row:
+    added here (measured on bench_read's 1.3M rows: 1.29 s against 1.43 s with it sent).
     """
     keys = ["symbol", "date"]
     chains = symbol_chains(conn, exchange, symbols, as_of) if symbols is not None else {}
     renamed = {s: c for s, c in chains.items() if len(c) > 1}
     plain = None if symbols is None else [s for s in symbols if s not in renamed]
-    data = [c for c in columns if c != LISTED_AS]
+    data = [c for c in columns if c not in (LISTED_AS, "exchange")]
     fetched = data + [k for k in keys if k not in data]
     frames = []
     if plain is None or plain:
@@ -280,7 +282,28 @@ def read_prices(conn: psycopg.Connection, exchange: str, symbols: Sequence[str] 
             frames.append(_copy_to_frame(conn, query, every).select([*fetched, LISTED_AS]))
     if not frames:
         return pl.DataFrame(schema={c: _dtype(c) for c in columns})
-    return pl.concat(frames).sort(keys).select(columns)
+    frame = _by_symbol_and_date(pl.concat(frames) if len(frames) > 1 else frames[0])
+    return frame.with_columns(pl.lit(exchange, _dtype("exchange")).alias("exchange")
+                              ).select(columns)
+
+
+def _by_symbol_and_date(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` ordered by symbol, then date (unique per symbol in a read).
+
+    A stable sort on the symbol alone first: a scan of a hypertable reads its chunks
+    oldest first, so each ticker's rows usually arrive in date order already, and one
+    string key sorts in about half the time of two (bench_read's 1.3M rows: ~0.045 s
+    against ~0.10 s). Whether the result is ordered is then checked, never assumed (one
+    vectorised pass, ~0.01 s), and a frame that is not gets the full sort.
+    """
+    if frame.height < 2:
+        return frame
+    by_symbol = frame.sort("symbol", maintain_order=True)
+    symbol, date = pl.col("symbol"), pl.col("date")
+    ordered = by_symbol.select(
+        ((symbol > symbol.shift()) | ((symbol == symbol.shift()) & (date > date.shift())))
+        .slice(1).all()).item()
+    return by_symbol if ordered else frame.sort(["symbol", "date"])
 
 
 def copy_raw_rows(conn: psycopg.Connection, exchange: str, symbols: Sequence[str] | None,
