@@ -215,7 +215,7 @@ LOCAL_INSTANCE_YAML = (Path(__file__).resolve().parents[1] / "eod_pipeline" / "t
 EVENT_BATCH_SIZE = "1000"
 #: `--instance` choices: the local template (PostgreSQL storage on a scratch database of
 #: the benchmark's server, as the demo keeps it in the embedded cluster), the deployment's
-#: dagster.yaml (same storage), or the local template without its `storage:` section, i.e.
+#: dagster.yaml (same storage), or the local template without its storage sections, i.e.
 #: SQLite under DAGSTER_HOME with Dagster's default event batch size and per-partition
 #: planned events (the local default before Dagster's storage moved to PostgreSQL). The
 #: local instance gets what `eod-pipeline demo` sets (`dagster_env`): batch size 1000 and
@@ -249,7 +249,8 @@ class DagsterProject:
         base = {k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_PG_")}
         if instance == "sqlite":
             config = yaml.safe_load(LOCAL_INSTANCE_YAML.read_text())
-            config.pop("storage", None)
+            for key in ("storage", "run_storage", "event_log_storage", "schedule_storage"):
+                config.pop(key, None)
             (self.home / "dagster.yaml").write_text(yaml.safe_dump(config))
             self.dagster_url = None
             base.pop("DAGSTER_EVENT_BATCH_SIZE", None)
@@ -269,7 +270,7 @@ class DagsterProject:
 
     def describe(self) -> str:
         if self.dagster_url is None:
-            return "instance: local template without `storage:` (SQLite, event batch size 0)"
+            return "instance: local template without its storage (SQLite, event batch size 0)"
         name = "local template" if self.instance == "local" else "deployment dagster.yaml"
         return (f"instance: {name}, PostgreSQL storage in a scratch database, "
                 f"DAGSTER_EVENT_BATCH_SIZE={self.env['DAGSTER_EVENT_BATCH_SIZE']}, "

@@ -65,15 +65,25 @@ BANNER = (
 #: limits under `concurrency:` (Dagster refuses them under run_coordinator once
 #: `concurrency:` exists).
 FALLBACK_DAGSTER_YAML = """\
-storage:
-  postgres:
-    postgres_db:
+run_storage:
+  module: dagster_postgres.run_storage
+  class: PostgresRunStorage
+  config:
+    postgres_db: &dagster_pg
       hostname: {env: DAGSTER_PG_HOST}
       port: {env: DAGSTER_PG_PORT}
       username: {env: DAGSTER_PG_USER}
       password: {env: DAGSTER_PG_PASSWORD}
       db_name: {env: DAGSTER_PG_DB}
       scheme: postgresql+psycopg2
+event_log_storage:
+  module: eod_pipeline.dagster_instance.event_log
+  class: PostgresEventLogStorage
+  config: {postgres_db: *dagster_pg}
+schedule_storage:
+  module: dagster_postgres.schedule_storage
+  class: PostgresScheduleStorage
+  config: {postgres_db: *dagster_pg}
 run_coordinator:
   module: dagster._core.run_coordinator
   class: QueuedRunCoordinator
@@ -122,16 +132,21 @@ def prepare_dagster_home(home: Path) -> tuple[Path, bool]:
 
 
 def uses_postgres_storage(config_file: Path) -> bool:
-    """Whether a dagster.yaml keeps Dagster's storage in PostgreSQL (a `storage:` section
-    naming postgres); one written by an older demo has none and means SQLite."""
+    """Whether a dagster.yaml keeps Dagster's storage in PostgreSQL: a `storage:` section
+    naming postgres (older demos), or a run storage from dagster_postgres (the template's
+    stores named one by one); one with neither means SQLite."""
     import yaml
 
     try:
         config = yaml.safe_load(config_file.read_text()) or {}
     except (OSError, yaml.YAMLError):
         return False
-    storage = config.get("storage") if isinstance(config, dict) else None
-    return isinstance(storage, dict) and "postgres" in storage
+    if not isinstance(config, dict):
+        return False
+    storage, runs = config.get("storage"), config.get("run_storage")
+    return ((isinstance(storage, dict) and "postgres" in storage)
+            or (isinstance(runs, dict) and str(runs.get("module", "")).startswith(
+                "dagster_postgres")))
 
 
 def demo_environment(base: Mapping[str, str], home: Path, sim_port: int,

@@ -69,3 +69,15 @@ def test_only_the_io_manager_writes_rows_from_the_code_location():
     assert {"exchanges", "symbol_lists", "exchange_calendars", "eod_prices/US",
             "eod_splits/US", "eod_adjustments/US"} <= set(tables)
     assert set(tables.values()) == {"io_manager"}
+
+
+def test_no_check_of_the_code_location_is_partitioned():
+    """The instance's event log (eod_pipeline/dagster_instance/event_log.py) stores each
+    planned check as one row a run, which is right only for unpartitioned checks: every
+    check judges its run's whole window and reports one result."""
+    defs = build_definitions(PipelineConfig(exchanges=parse_exchanges(
+        "US,LSE", dt.date(2024, 1, 2), dt.date(2026, 11, 20))))
+    graph = defs.resolve_asset_graph()
+    assert len(graph.asset_check_keys) >= 16
+    assert {k: graph.get(k).partitions_def for k in graph.asset_check_keys} == dict.fromkeys(
+        graph.asset_check_keys)

@@ -18,6 +18,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+import dagster_postgres
 import psycopg
 import pytest
 import yaml
@@ -29,6 +30,9 @@ from dagster._core.run_coordinator import QueuedRunCoordinator
 from dagster._core.storage.config import pg_config
 from dagster_postgres.utils import pg_url_from_config
 
+from eod_pipeline.dagster_instance.event_log import (
+    PostgresEventLogStorage as OneRowPerPlannedCheck,
+)
 from eod_pipeline_tests.deploy import files
 
 EODHD_POOL = "eodhd"
@@ -39,6 +43,21 @@ DUMMY_PG_ENV = {
     "DAGSTER_PG_PASSWORD": "p@ss:word",
     "DAGSTER_PG_DB": "dagster",
 }
+
+
+#: The instance's three stores, each named in the config (the event log's class is ours).
+STORES = ("run_storage", "event_log_storage", "schedule_storage")
+
+
+def _assert_postgres_stores(instance: DagsterInstance) -> None:
+    assert isinstance(instance.event_log_storage, OneRowPerPlannedCheck)
+    assert isinstance(instance.event_log_storage, dagster_postgres.PostgresEventLogStorage)
+    assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+    assert type(instance.schedule_storage).__name__ == "PostgresScheduleStorage"
+    # Run workers rebuild the instance from its ref: the ref must name our class too.
+    ref = instance.get_ref().event_storage_data
+    assert (ref.module_name, ref.class_name) == (
+        "eod_pipeline.dagster_instance.event_log", "PostgresEventLogStorage")
 
 
 def _home_with(tmp_path: Path, config: Path) -> Path:
@@ -82,12 +101,11 @@ def test_local_template_is_a_postgres_instance(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     config, custom_class = dagster_instance_config(str(home))
     assert custom_class is None
-    assert config["storage"]["postgres"]["postgres_db"]["scheme"] == "postgresql+psycopg2"
+    for store in STORES:
+        assert config[store]["config"]["postgres_db"]["scheme"] == "postgresql+psycopg2"
     instance = DagsterInstance.from_config(str(home))
     try:
-        assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
-        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-        assert type(instance.schedule_storage).__name__ == "PostgresScheduleStorage"
+        _assert_postgres_stores(instance)
         _assert_pipeline_policies(instance)
     finally:
         instance.dispose()
@@ -137,7 +155,7 @@ def test_local_template_works_with_what_dagster_env_prints(
 def test_both_configs_have_the_same_concurrency_policy_and_storage() -> None:
     local = yaml.safe_load(files.LOCAL_DAGSTER_YAML.read_text())
     deployed = yaml.safe_load(files.DAGSTER_YAML.read_text())
-    assert local["storage"] == deployed["storage"]
+    assert all(local[store] == deployed[store] for store in STORES)
     assert local["concurrency"] == deployed["concurrency"]
     assert local["run_coordinator"] == deployed["run_coordinator"]
     assert local["telemetry"] == deployed["telemetry"] == {"enabled": False}
@@ -149,7 +167,7 @@ def test_deployed_config_validates_and_uses_psycopg2(tmp_path: Path,
         monkeypatch.setenv(name, value)
     home = _home_with(tmp_path, files.DAGSTER_YAML)
     config, _ = dagster_instance_config(str(home))
-    postgres = config["storage"]["postgres"]
+    postgres = config["event_log_storage"]["config"]
     resolved = process_config(pg_config(), postgres)
     assert resolved.success, resolved.errors
     url = pg_url_from_config(resolved.value)
@@ -173,8 +191,7 @@ def test_deployed_config_runs_on_postgresql(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     instance = DagsterInstance.from_config(str(home))
     try:
-        assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
-        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        _assert_postgres_stores(instance)
         _assert_pipeline_policies(instance)
     finally:
         instance.dispose()
@@ -204,10 +221,10 @@ def test_top_level_config_needs_nothing_set_and_keeps_the_policies(
         monkeypatch.delenv(name, raising=False)
     top = yaml.safe_load(files.TOP_DAGSTER_YAML.read_text())
     assert _env_reads(top) == []
-    assert "storage" not in top
+    assert not {"storage", *STORES} & set(top)
     # Everything else is the local template's (pool of one, queue, run monitoring).
     local = yaml.safe_load(files.LOCAL_DAGSTER_YAML.read_text())
-    assert {k: v for k, v in local.items() if k != "storage"} == top
+    assert {k: v for k, v in local.items() if k not in STORES} == top
     home = _home_with(tmp_path, files.TOP_DAGSTER_YAML)
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     instance = DagsterInstance.from_config(str(home))
