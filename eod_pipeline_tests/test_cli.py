@@ -37,6 +37,7 @@ from eod_pipeline.warehouse.migrations import HYPERTABLES, latest_version
 from eod_pipeline.warehouse.slices import DateRange, TableSlice
 from eod_pipeline.warehouse.tables import PRICES
 from eod_pipeline.warehouse.writer import write_frames
+from eod_pipeline_tests.commands.support import fields as _fields
 from eod_pipeline_tests.commands.support import verdicts as _verdicts
 from eod_pipeline_tests.defs.harness import Harness, make_pipeline
 from eod_pipeline_tests.fixtures.postgres import (
@@ -63,15 +64,6 @@ def _free_port() -> int:
 def _calls(sim: SimulatorServer) -> int:
     """API calls the simulator has charged (all tokens, all days)."""
     return sum(n for per_day in sim.stats()["credits"].values() for n in per_day.values())
-
-
-def _fields(output: str) -> dict[str, str]:
-    """`  name  value` lines of `plan` -> {name: value}."""
-    out = {}
-    for line in output.splitlines():
-        if line.startswith("  ") and (m := re.match(r"^  (\S.*?)\s{2,}(.*)$", line)):
-            out[m[1]] = m[2]
-    return out
 
 
 def _error_line(result: Result) -> str:

@@ -282,7 +282,7 @@ def read_prices(conn: psycopg.Connection, exchange: str, symbols: Sequence[str] 
             frames.append(_copy_to_frame(conn, query, every).select([*fetched, LISTED_AS]))
     if not frames:
         return pl.DataFrame(schema={c: _dtype(c) for c in columns})
-    frame = _by_symbol_and_date(pl.concat(frames) if len(frames) > 1 else frames[0])
+    frame = _by_symbol_and_date(pl.concat(frames))
     return frame.with_columns(pl.lit(exchange, _dtype("exchange")).alias("exchange")
                               ).select(columns)
 

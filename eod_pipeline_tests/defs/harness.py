@@ -17,10 +17,12 @@ import polars as pl
 import psycopg
 
 from eod_pipeline.config import PipelineConfig, parse_exchanges
+from eod_pipeline.defs.assets.corporate_actions import event_asset_key
 from eod_pipeline.defs.assets.prices import price_asset_key
 from eod_pipeline.defs.definitions import build_definitions
 from eod_pipeline.defs.io_manager import WarehouseIOManager
 from eod_pipeline.defs.resources import ClockResource, EodhdResource, WarehouseResource
+from eod_pipeline.ingest.events import DIVIDEND_EVENTS, SPLIT_EVENTS
 from eod_pipeline.warehouse.reader import read_slice
 from eod_pipeline.warehouse.slices import TableSlice
 from eod_pipeline.warehouse.tables import PRICES
@@ -79,6 +81,15 @@ class Harness:
         tags = {"dagster/asset_partition_range_start": start,
                 "dagster/asset_partition_range_end": end}
         return self.materialize(price_asset_key(code), tags=tags, **kwargs)
+
+    def backfill_with_actions(self, code: str, start: str, end: str) -> None:
+        """Prices, then the split and dividend events, over one range: the history the
+        adjusted reads and the readjustment tests start from."""
+        assert self.backfill(code, start, end).success
+        tags = {"dagster/asset_partition_range_start": start,
+                "dagster/asset_partition_range_end": end}
+        for kind in (SPLIT_EVENTS, DIVIDEND_EVENTS):
+            assert self.materialize(event_asset_key(kind, code), tags=tags).success
 
     def stored(self, code: str) -> pl.DataFrame:
         with psycopg.connect(self.warehouse_url) as conn:

@@ -6,9 +6,7 @@ import polars as pl
 import psycopg
 from polars.testing import assert_frame_equal
 
-from eod_pipeline.defs.assets.corporate_actions import event_asset_key
 from eod_pipeline.defs.sensors import daily_keys
-from eod_pipeline.ingest.events import DIVIDEND_EVENTS, SPLIT_EVENTS
 
 #: In the default simulated universe (seed 7), FQC splits and KSGV pays a dividend with
 #: ex-date Tuesday 2026-10-06; no other US ticker has an action that day.
@@ -24,11 +22,7 @@ def _md(result, node):
 def test_new_actions_readjust_exactly_the_affected_tickers(harness_factory):
     h = harness_factory("US:2026-06-01", now=MONDAY_EVENING)
     h.load_reference("US")
-    assert h.backfill("US", START.isoformat(), "2026-10-05").success
-    for kind in (SPLIT_EVENTS, DIVIDEND_EVENTS):
-        tags = {"dagster/asset_partition_range_start": START.isoformat(),
-                "dagster/asset_partition_range_end": "2026-10-05"}
-        assert h.materialize(event_asset_key(kind, "US"), tags=tags).success
+    h.backfill_with_actions("US", START.isoformat(), "2026-10-05")
     h.set_clock(TUESDAY_EVENING)
     # The source's adjusted closes of FQC moved; the warehouse's have not yet.
     before = h.stored("US")

@@ -123,6 +123,32 @@ def test_coverage_fails_on_any_day_of_the_window_not_only_the_newest(loaded):
     assert outcome.metadata["missing_count"] > 10
 
 
+def test_a_ticker_that_stops_is_missing_until_the_symbol_list_says_delisted(loaded):
+    """A ticker whose rows stop mid-window is a hole on every later day, named; once the
+    symbol list calls it delisted it stops counting (the per-ticker spans' join with
+    eod.symbols, `quality_reads.ticker_spans`)."""
+    window = (dt.date(2026, 3, 2), dt.date(2026, 5, 29))
+    with psycopg.connect(loaded.warehouse_url) as conn:
+        holidays = queries.holidays(conn, "US")
+        # The simulator's thinly traded tickers have days without a bar of their own.
+        before = quality.coverage(conn, "US", holidays, window)
+        conn.execute("DELETE FROM eod.prices WHERE exchange = 'US' AND symbol = 'BRK-B' "
+                     "AND date >= '2026-05-20'")
+        stopped = quality.coverage(conn, "US", holidays, window)
+        conn.execute("UPDATE eod.symbols SET delisted = true "
+                     "WHERE exchange = 'US' AND code = 'BRK-B'")
+        delisted = quality.coverage(conn, "US", holidays, window)
+    assert "BRK-B" not in before.metadata["missing"]
+    assert "BRK-B" in stopped.metadata["missing"]
+    assert stopped.metadata["coverage"] < before.metadata["coverage"]
+    # Delisted: not active after its last row, so that day has one ticker less to have
+    # and one less missing.
+    assert "BRK-B" not in delisted.metadata["missing"]
+    assert delisted.metadata["worst_day"] == stopped.metadata["worst_day"] == "2026-05-20"
+    assert delisted.metadata["active_symbols"] == stopped.metadata["active_symbols"] - 1
+    assert delisted.metadata["missing_count"] == stopped.metadata["missing_count"] - 1
+
+
 def test_source_drift_fails_when_stored_history_is_stale(loaded):
     with psycopg.connect(loaded.warehouse_url) as conn:
         sample = quality.drift_sample(conn, "US", loaded.now.date())

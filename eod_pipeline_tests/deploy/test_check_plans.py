@@ -16,6 +16,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import yaml
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
@@ -28,18 +29,13 @@ DAYS = dg.DailyPartitionsDefinition(start_date="2026-01-01", end_date="2026-01-2
 RANGE = {ASSET_PARTITION_RANGE_START_TAG: "2026-01-01", ASSET_PARTITION_RANGE_END_TAG: "2026-01-20"}
 PARTITIONS_IN_RANGE = 20
 
-#: Dagster's own PostgreSQL storage, as the templates had it before.
-STOCK_YAML = """\
-storage:
-  postgres:
-    postgres_db:
-      hostname: {env: DAGSTER_PG_HOST}
-      port: {env: DAGSTER_PG_PORT}
-      username: {env: DAGSTER_PG_USER}
-      password: {env: DAGSTER_PG_PASSWORD}
-      db_name: {env: DAGSTER_PG_DB}
-      scheme: postgresql+psycopg2
-"""
+
+def _stock_yaml() -> str:
+    """Dagster's own PostgreSQL storage (`storage: postgres:`) on the same database
+    settings as the local template's stores."""
+    template = yaml.safe_load(files.LOCAL_DAGSTER_YAML.read_text())
+    settings = template["event_log_storage"]["config"]["postgres_db"]
+    return yaml.safe_dump({"storage": {"postgres": {"postgres_db": settings}}})
 
 
 @dg.asset(partitions_def=DAYS, backfill_policy=dg.BackfillPolicy.single_run(),
@@ -93,7 +89,7 @@ def test_a_range_run_leaves_one_resolved_row_per_check(instance_for) -> None:
 
 
 def test_dagsters_stock_event_log_leaves_a_planned_row_per_partition(instance_for) -> None:
-    instance = instance_for(STOCK_YAML)
+    instance = instance_for(_stock_yaml())
     result = dg.materialize([bars], instance=instance, tags=RANGE, raise_on_error=False)
     statuses = _statuses(instance, result.run_id)
     for name, resolved in (("window_ok", AssetCheckExecutionRecordStatus.SUCCEEDED),
@@ -105,8 +101,6 @@ def test_dagsters_stock_event_log_leaves_a_planned_row_per_partition(instance_fo
 
 
 def test_the_local_and_deployed_configs_name_the_same_event_log() -> None:
-    import yaml
-
     for path in (files.LOCAL_DAGSTER_YAML, files.DAGSTER_YAML):
         store = yaml.safe_load(path.read_text())["event_log_storage"]
         assert (store["module"], store["class"]) == (

@@ -12,8 +12,6 @@ import psycopg
 import pytest
 
 from eod_pipeline import read
-from eod_pipeline.defs.assets.corporate_actions import event_asset_key
-from eod_pipeline.ingest.events import DIVIDEND_EVENTS, SPLIT_EVENTS
 from eod_pipeline.warehouse.price_reads import local_vs_vendor_drift
 from eod_pipeline_tests.fixtures.postgres import compress_all_chunks
 from eodhd_simulator.events import InjectedDividend, InjectedSplit
@@ -30,11 +28,7 @@ DIVIDENDS = (InjectedDividend("US", "KSGV", dt.date(2026, 7, 15), fraction=0.03)
 def _load(make_harness, url: str):
     h = make_harness(url, injected_splits=(FORWARD, REVERSE), injected_dividends=DIVIDENDS)
     h.load_reference("US")
-    assert h.backfill("US", START.isoformat(), END.isoformat()).success
-    tags = {"dagster/asset_partition_range_start": START.isoformat(),
-            "dagster/asset_partition_range_end": END.isoformat()}
-    for kind in (SPLIT_EVENTS, DIVIDEND_EVENTS):
-        assert h.materialize(event_asset_key(kind, "US"), tags=tags).success
+    h.backfill_with_actions("US", START.isoformat(), END.isoformat())
     return h
 
 

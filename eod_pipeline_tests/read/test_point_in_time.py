@@ -10,9 +10,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from eod_pipeline import read
-from eod_pipeline.defs.assets.corporate_actions import event_asset_key
 from eod_pipeline.defs.sensors import daily_keys
-from eod_pipeline.ingest.events import DIVIDEND_EVENTS, SPLIT_EVENTS
 from eodhd_simulator.events import Correction, InjectedSplit
 
 #: The pipeline's (simulated) clock for the first load and for the later refresh.
@@ -31,11 +29,7 @@ FIX = Correction("US", VICTIM, dt.date(2026, 9, 15), "close", factor=1.01,
 def test_as_of_reads_what_was_held_then(make_harness, warehouse_url):
     h = make_harness(warehouse_url, now=FIRST, injected_splits=(SPLIT,), corrections=(FIX,))
     h.load_reference("US")
-    assert h.backfill("US", START.isoformat(), "2026-10-05").success
-    tags = {"dagster/asset_partition_range_start": START.isoformat(),
-            "dagster/asset_partition_range_end": "2026-10-05"}
-    for kind in (SPLIT_EVENTS, DIVIDEND_EVENTS):
-        assert h.materialize(event_asset_key(kind, "US"), tags=tags).success
+    h.backfill_with_actions("US", START.isoformat(), "2026-10-05")
     held = {a: read.prices("US", adjust=a, database_url=warehouse_url)
             for a in ("vendor", "total", "split")}
     # Two clocks write the history: price fetches are logged on the pipeline's clock

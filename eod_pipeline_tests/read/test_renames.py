@@ -14,9 +14,7 @@ import psycopg
 import pytest
 
 from eod_pipeline import read
-from eod_pipeline.defs.assets.corporate_actions import event_asset_key
 from eod_pipeline.defs.assets.symbol_changes import ASSET_NAME
-from eod_pipeline.ingest.events import DIVIDEND_EVENTS, SPLIT_EVENTS
 from eod_pipeline.warehouse.price_reads import Segment, symbol_chains
 from eod_pipeline_tests.fixtures.simulator import SIM_NOW
 from eodhd_simulator import SimulatorConfig, Universe
@@ -61,11 +59,7 @@ def renamed(make_harness, warehouse_url: str) -> str:
     h = make_harness(warehouse_url, renames=(Rename("US", OLD, NEW, EFFECTIVE),),
                      injected_splits=(SPLIT,), injected_dividends=(DIVIDEND,))
     h.load_reference("US")
-    assert h.backfill("US", START.isoformat(), END.isoformat()).success
-    tags = {"dagster/asset_partition_range_start": START.isoformat(),
-            "dagster/asset_partition_range_end": END.isoformat()}
-    for kind in (SPLIT_EVENTS, DIVIDEND_EVENTS):
-        assert h.materialize(event_asset_key(kind, "US"), tags=tags).success
+    h.backfill_with_actions("US", START.isoformat(), END.isoformat())
     assert h.materialize(dg.AssetKey(ASSET_NAME)).success
     return warehouse_url
 
